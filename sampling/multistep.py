@@ -1,0 +1,195 @@
+"""PLMS with heavy-ball (HB) and Nesterov (NT) momentum, and the generalized heavy ball (GHVB)
+(arXiv 2307.11118; spec/samplers.md §1 and §2).
+
+All three integrate the probability-flow ODE dx/dσ = ε(x, σ) with ε = (x − D)/σ, which is the ODE
+for VE latents and the flow velocity for flow-matching latents alike, so they need no model family.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+
+import torch
+
+from .common import Run
+from .params import Param, beta_param, order_param, validate_params
+
+# Adams–Bashforth coefficients with fixed (equal-step) weights, newest direction first (§1 table).
+AB_COEFFS: dict[int, tuple[float, ...]] = {
+    1: (1.0,),
+    2: (3 / 2, -1 / 2),
+    3: (23 / 12, -16 / 12, 5 / 12),
+    4: (55 / 24, -59 / 24, 37 / 24, -9 / 24),
+}
+
+MAX_ORDER = 4
+
+
+def ghvb_coeffs(order: int, beta: float) -> tuple[float, ...]:
+    """GHVB weights on the newest ``order`` velocities, already divided by β (§2 table).
+
+    At β = 1 they equal :data:`AB_COEFFS`; their sum is always 1 (consistency).
+    """
+    b = beta
+    if order == 1:
+        bracket = (b,)
+    elif order == 2:
+        bracket = ((2 + b) / 2, -(2 - b) / 2)
+    elif order == 3:
+        bracket = ((18 + 5 * b) / 12, -(24 - 8 * b) / 12, (6 - b) / 12)
+    elif order == 4:
+        bracket = ((46 + 9 * b) / 24, -(78 - 19 * b) / 24, (42 - 5 * b) / 24, -(10 - b) / 24)
+    else:
+        raise ValueError(f"order={order!r} is out of range: expected 1, 2, 3 or 4")
+    return tuple(c / b for c in bracket)
+
+
+def fractional_order(r: float) -> dict[str, float]:
+    """The paper's one-number naming as keyword arguments: order r ∈ (0, 4] means k = ⌈r⌉ and
+    β = r − ⌊r⌋ (β = 1 for whole r), so ``sample_ghvb(..., **fractional_order(2.5))`` is "GHVB 2.5"
+    (order 3, β = 0.5) and ``sample_plms_hb(..., **fractional_order(3.9))`` is "HB 3.9"
+    (spec/samplers.md §2)."""
+    value = float(r)
+    if not math.isfinite(value) or not 0 < value <= MAX_ORDER:
+        raise ValueError(f"fractional order {r!r} is out of range: expected (0, 4]")
+    if value.is_integer():
+        return {"order": int(value), "beta": 1.0}
+    return {"order": math.ceil(value), "beta": value - math.floor(value)}
+
+
+def _combine(history: deque, coeffs: tuple[float, ...], scale: float, base: torch.Tensor | None = None) -> torch.Tensor:
+    """base + scale·Σ_j coeffs[j]·history[j] (history newest first) in a new tensor, one pass per term."""
+    newest, *older = history
+    if base is None:
+        out = newest * (scale * coeffs[0])
+    else:
+        out = torch.add(base, newest, alpha=scale * coeffs[0])
+    for c, h in zip(coeffs[1:], older, strict=True):
+        out.add_(h, alpha=scale * c)
+    return out
+
+
+PLMS_HB_PARAMS: tuple[Param, ...] = (
+    order_param(4, "PLMS"),
+    beta_param(0.8),
+)
+PLMS_NT_PARAMS: tuple[Param, ...] = (
+    order_param(4, "PLMS"),
+    beta_param(0.8),
+)
+GHVB_PARAMS: tuple[Param, ...] = (
+    order_param(4, "GHVB"),
+    beta_param(0.5, 'Order k with beta b is the paper\'s "GHVB (k-1)+b", e.g. order 3, beta 0.5 = GHVB 2.5.'),
+)
+
+
+def _plms_momentum(
+    model: Callable,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    extra_args: dict | None,
+    callback: Callable | None,
+    disable: bool | None,
+    order: int,
+    beta: float,
+    nesterov: bool,
+    model_family: str | None,
+) -> torch.Tensor:
+    params = PLMS_NT_PARAMS if nesterov else PLMS_HB_PARAMS
+    k, b = validate_params(params, {"order": order, "beta": beta}).values()
+    run = Run(model, x, sigmas, extra_args, callback, model_family)
+    eps_history: deque[torch.Tensor] = deque(maxlen=k)
+    velocity = None
+    for i in run.steps(disable):
+        sigma, sigma_next = run.sigmas[i], run.sigmas[i + 1]
+        if sigma == 0.0:
+            run.report(i, x, x)
+            continue
+        denoised = run.denoise(x, i)
+        run.report(i, x, denoised)
+        if sigma_next == sigma:  # zero-length step: nothing moves, history unchanged
+            continue
+        eps_history.appendleft(torch.sub(x, denoised).mul_(1.0 / sigma))
+        direction = _combine(eps_history, AB_COEFFS[len(eps_history)], 1.0)
+        if velocity is None:  # v_0 = p_0: the first step is not damped
+            velocity = direction
+        else:
+            velocity.lerp_(direction, b)
+        step = torch.lerp(velocity, direction, b) if nesterov else velocity
+        x = torch.add(x, step, alpha=sigma_next - sigma)
+    return x
+
+
+@torch.no_grad()
+def sample_plms_hb(
+    model: Callable,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    extra_args: dict | None = None,
+    callback: Callable | None = None,
+    disable: bool | None = None,
+    order: int = PLMS_HB_PARAMS[0].default,
+    beta: float = PLMS_HB_PARAMS[1].default,
+    model_family: str | None = None,
+) -> torch.Tensor:
+    """PLMS (fixed-coefficient Adams–Bashforth) of order k with Polyak heavy-ball momentum
+    (spec/samplers.md §1): p_i = AB_k(ε history), v_i = (1 − β)·v_{i−1} + β·p_i, x_{i+1} = x_i + h_i·v_i.
+
+    β = 1 is plain PLMS-k; "HB 3.9" is ``**fractional_order(3.9)``.
+    """
+    return _plms_momentum(model, x, sigmas, extra_args, callback, disable, order, beta, False, model_family)
+
+
+@torch.no_grad()
+def sample_plms_nt(
+    model: Callable,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    extra_args: dict | None = None,
+    callback: Callable | None = None,
+    disable: bool | None = None,
+    order: int = PLMS_NT_PARAMS[0].default,
+    beta: float = PLMS_NT_PARAMS[1].default,
+    model_family: str | None = None,
+) -> torch.Tensor:
+    """PLMS of order k with Nesterov momentum (spec/samplers.md §1): v_i as for HB, and the step
+    uses u_i = (1 − β)·v_i + β·p_i: x_{i+1} = x_i + h_i·u_i. β = 1 is plain PLMS-k."""
+    return _plms_momentum(model, x, sigmas, extra_args, callback, disable, order, beta, True, model_family)
+
+
+@torch.no_grad()
+def sample_ghvb(
+    model: Callable,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    extra_args: dict | None = None,
+    callback: Callable | None = None,
+    disable: bool | None = None,
+    order: int = GHVB_PARAMS[0].default,
+    beta: float = GHVB_PARAMS[1].default,
+    model_family: str | None = None,
+) -> torch.Tensor:
+    """Generalized heavy ball of order k (spec/samplers.md §2): v_i = (1 − β)·v_{i−1} + β·ε_i,
+    x_{i+1} = x_i + h_i·Σ_j c_j(β)·v_{i−j} / β with the §2 table's β-dependent weights.
+
+    Order k for every β; β = 1 is PLMS-k; k = 1 is heavy ball on Euler (DDIM with momentum).
+    "GHVB 2.5" is ``**fractional_order(2.5)``.
+    """
+    k, b = validate_params(GHVB_PARAMS, {"order": order, "beta": beta}).values()
+    run = Run(model, x, sigmas, extra_args, callback, model_family)
+    velocities: deque[torch.Tensor] = deque(maxlen=k)
+    for i in run.steps(disable):
+        sigma, sigma_next = run.sigmas[i], run.sigmas[i + 1]
+        if sigma == 0.0:
+            run.report(i, x, x)
+            continue
+        denoised = run.denoise(x, i)
+        run.report(i, x, denoised)
+        if sigma_next == sigma:
+            continue
+        eps = torch.sub(x, denoised).mul_(1.0 / sigma)
+        velocities.appendleft(eps if not velocities else torch.lerp(velocities[0], eps, b))
+        x = _combine(velocities, ghvb_coeffs(len(velocities), b), sigma_next - sigma, base=x)
+    return x

@@ -1,0 +1,62 @@
+"""The registry: stable sampler names → functions and their parameter tables.
+
+Names are lower_snake_case and permanent (saved workflows, API prompts and PNG infotext refer to
+them); hosts add their own prefix. Add new samplers at the end; never rename or remove one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .dpmsolver import DPMPP_2M_HB_PARAMS, sample_dpmpp_2m_hb
+from .multistep import GHVB_PARAMS, PLMS_HB_PARAMS, PLMS_NT_PARAMS, sample_ghvb, sample_plms_hb, sample_plms_nt
+from .params import SamplerSpec
+
+SAMPLER_SPECS: dict[str, SamplerSpec] = {}
+
+
+def register(spec: SamplerSpec) -> SamplerSpec:
+    """Add a sampler to the registry (import time only); a second spec under one name is an error."""
+    if spec.name in SAMPLER_SPECS:
+        raise ValueError(f"sampler name {spec.name!r} is already registered")
+    SAMPLER_SPECS[spec.name] = spec
+    return spec
+
+
+register(SamplerSpec(
+    name="plms_hb",
+    label="PLMS HB",
+    fn=sample_plms_hb,
+    params=PLMS_HB_PARAMS,
+    family="momentum",
+    description="PLMS (Adams–Bashforth) with heavy-ball momentum: removes divergence artifacts at high CFG / few steps.",
+))
+register(SamplerSpec(
+    name="plms_nt",
+    label="PLMS NT",
+    fn=sample_plms_nt,
+    params=PLMS_NT_PARAMS,
+    family="momentum",
+    description="PLMS with Nesterov momentum: like PLMS HB, with a look-ahead step.",
+))
+register(SamplerSpec(
+    name="ghvb",
+    label="GHVB",
+    fn=sample_ghvb,
+    params=GHVB_PARAMS,
+    family="momentum",
+    description="Generalized heavy ball: high-order multistep with momentum; beta trades accuracy for stability.",
+))
+register(SamplerSpec(
+    name="dpmpp_2m_hb",
+    label="DPM++ 2M HB",
+    fn=sample_dpmpp_2m_hb,
+    params=DPMPP_2M_HB_PARAMS,
+    family="momentum",
+    description="DPM-Solver++(2M) with heavy-ball momentum on its data prediction.",
+))
+
+
+def samplers() -> dict[str, Callable]:
+    """Name → function, in registration order."""
+    return {name: spec.fn for name, spec in SAMPLER_SPECS.items()}
