@@ -1,0 +1,91 @@
+"""The function ComfyUI calls for one of our samplers (spec/hosts.md §1–2).
+
+:func:`host_sampler` wraps a registry sampler in ComfyUI's k-diffusion signature. Per call it
+
+1. detects the model family the way ComfyUI's own samplers do (spec/hosts.md §2: the model chain
+   ``model.inner_model.inner_model.model_sampling`` is an instance of ``comfy.model_sampling.CONST``
+   for flow-matching models; every other model sampling hands samplers VE-form latents) and passes it
+   as ``model_family``;
+2. takes the parameters stored in the model by a MODEL-options node
+   (``extra_args["model_options"][OPTIONS_KEY][<sampler>]``, spec/hosts.md §1 item 2), overridden by
+   the keyword arguments it is called with (a SAMPLER node's values);
+3. forwards ``model``, ``x``, ``sigmas``, ``extra_args`` (the same dict, untouched), ``callback`` and
+   ``disable`` to the sampler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..sampling import SamplerSpec
+from . import naming
+
+
+def find_model_sampling(model: Any) -> Any:
+    """ComfyUI's ``model_sampling`` object behind the wrapped model a sampler receives, or None."""
+    inner = getattr(model, "inner_model", None)
+    sampling = getattr(getattr(inner, "inner_model", None), "model_sampling", None)
+    if sampling is None:
+        patcher = getattr(inner, "model_patcher", None)
+        getter = getattr(patcher, "get_model_object", None)
+        if getter is not None:
+            try:
+                sampling = getter("model_sampling")
+            except (AttributeError, KeyError):
+                sampling = None
+    return sampling
+
+
+def model_family(model: Any) -> str | None:
+    """'flow' for CONST model sampling, 've' for any other, None when it cannot be found
+    (the sampler then falls back to its own duck-typed detection)."""
+    sampling = find_model_sampling(model)
+    if sampling is None:
+        return None
+    try:
+        from comfy.model_sampling import CONST
+    except ImportError:
+        return None
+    return "flow" if isinstance(sampling, CONST) else "ve"
+
+
+def stored_options(extra_args: Mapping[str, Any] | None, spec: SamplerSpec) -> dict[str, Any]:
+    """The parameters a MODEL-options node stored for ``spec`` (only names the sampler has)."""
+    model_options = (extra_args or {}).get("model_options") or {}
+    stored = (model_options.get(naming.OPTIONS_KEY) or {}).get(spec.name) or {}
+    known = {p.name for p in spec.params}
+    return {k: v for k, v in stored.items() if k in known}
+
+
+def with_stored_options(model_options: Mapping[str, Any], spec: SamplerSpec, values: Mapping[str, Any]) -> dict:
+    """A copy of ``model_options`` whose ``OPTIONS_KEY`` entry also holds ``values`` for ``spec``;
+    what is stored for other samplers (or by other packs) is kept."""
+    out = dict(model_options)
+    ours = dict(out.get(naming.OPTIONS_KEY) or {})
+    ours[spec.name] = dict(values)
+    out[naming.OPTIONS_KEY] = ours
+    return out
+
+
+_HOST_FUNCTIONS: dict[str, tuple[SamplerSpec, Callable]] = {}
+
+
+def host_sampler(spec: SamplerSpec) -> Callable[..., Any]:
+    """The ComfyUI-facing function of ``spec`` (one function object per spec, reused)."""
+    cached = _HOST_FUNCTIONS.get(spec.name)
+    if cached is not None and cached[0] is spec:
+        return cached[1]
+
+    def sample(model, x, sigmas, extra_args=None, callback=None, disable=None, **params):
+        kwargs = {**stored_options(extra_args, spec), **params}
+        if kwargs.get("model_family") is None:
+            kwargs["model_family"] = model_family(model)
+        return spec.fn(model, x, sigmas, extra_args=extra_args, callback=callback, disable=disable, **kwargs)
+
+    name = naming.stock_name(spec.name)
+    sample.__name__ = sample.__qualname__ = f"sample_{name}"
+    sample.__doc__ = f"{spec.label} for ComfyUI ({name}): {spec.description}"
+    setattr(sample, naming.MARKER_ATTR, spec.name)
+    _HOST_FUNCTIONS[spec.name] = (spec, sample)
+    return sample

@@ -1,0 +1,1 @@
+"""Fake ``comfy.k_diffusion`` (tests only)."""
