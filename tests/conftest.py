@@ -19,3 +19,11 @@ def _one_thread_and_float64_default():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def kdiff():
+    """The real k-diffusion ``sampling`` module (PyPI k-diffusion 0.1.1.post1)."""
+    from momentum_samplers.testbed.kdiffusion import load_k_diffusion_sampling
+
+    return load_k_diffusion_sampling()

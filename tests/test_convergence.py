@@ -1,0 +1,91 @@
+"""Measured convergence order on the analytic model (spec/samplers.md, "Numerical facts").
+
+Equal steps in σ from 10 to 1 (a partial run, so the comparison is at σ = 1, before any final
+denoise), unguided class-conditional Gaussian mixture in d = 64, against an RK4 reference in log σ
+with 2000 steps (its own error is below 1e-11 here). The slope is log2(error(n) / error(2n)) at
+n = 160 → 320.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from momentum_samplers.sampling import sample_dpmpp_2m_hb, sample_ghvb, sample_plms_hb, sample_plms_nt
+from momentum_samplers.testbed.gmm import AnalyticDenoiser, image_mixture
+from momentum_samplers.testbed.reference import reference_solution, rms_error
+
+SIGMA_MAX, SIGMA_MIN = 10.0, 1.0
+COARSE, FINE = 160, 320
+
+
+@pytest.fixture(scope="module")
+def problem():
+    model = AnalyticDenoiser(image_mixture(shape=(1, 8, 8)))
+    x = torch.randn(8, 1, 8, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * SIGMA_MAX
+    extra = {"classes": torch.arange(8) % 10, "cond_scale": 1.0}
+    reference = reference_solution(model, x, SIGMA_MAX, SIGMA_MIN, steps=2000, extra_args=extra)
+    return model, x, extra, reference
+
+
+def slope(problem, fn, **params) -> float:
+    model, x, extra, reference = problem
+    errors = []
+    for n in (COARSE, FINE):
+        sigmas = torch.linspace(SIGMA_MAX, SIGMA_MIN, n + 1, dtype=torch.float64)
+        errors.append(rms_error(fn(model, x, sigmas, extra_args=extra, disable=True, **params), reference))
+    return math.log2(errors[0] / errors[1])
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+@pytest.mark.parametrize("fn", [sample_plms_hb, sample_ghvb], ids=["plms", "ghvb"])
+def test_order_k_at_beta_1(problem, fn, order):
+    assert slope(problem, fn, order=order, beta=1.0) == pytest.approx(order, abs=0.25)
+
+
+@pytest.mark.parametrize("fn", [sample_plms_hb, sample_ghvb], ids=["plms", "ghvb"])
+def test_order_4_at_beta_1_until_the_warm_up_error_shows(problem, fn):
+    """Order 4 measures 3.70 here, not 4 ± 0.25: the spec's warm-up (lower orders while the history is
+    short) starts with an Euler step whose O(h²) local error caps every k ≥ 2 at global order 2 as
+    h → 0; on flow latents, which start at σ = 1 where the trajectory bends at once, PLMS-3/4 measure
+    ≈ 2.0 (see README). Over practical step counts the k-th-order term dominates, as this shows."""
+    assert 3.5 <= slope(problem, fn, order=4, beta=1.0) <= 4.25
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_ghvb_keeps_its_order_below_beta_1(problem, order):
+    """GHVB's β-dependent weights keep order k for β < 1 (spec §2), unlike HB."""
+    assert slope(problem, sample_ghvb, order=order, beta=0.5) == pytest.approx(order, abs=0.3)
+
+
+@pytest.mark.parametrize(
+    "fn, params",
+    [
+        (sample_plms_hb, {"order": 4, "beta": 0.8}),
+        (sample_plms_hb, {"order": 2, "beta": 0.5}),
+        (sample_plms_nt, {"order": 4, "beta": 0.8}),
+        (sample_dpmpp_2m_hb, {"beta": 0.8}),
+    ],
+    ids=["plms4_hb0.8", "plms2_hb0.5", "plms4_nt0.8", "dpmpp_2m_hb0.8"],
+)
+def test_heavy_ball_below_beta_1_is_first_order(problem, fn, params):
+    assert slope(problem, fn, **params) == pytest.approx(1.0, abs=0.25)
+
+
+def test_dpmpp_2m_hb_beta_1_is_second_order(problem):
+    assert slope(problem, sample_dpmpp_2m_hb, beta=1.0) == pytest.approx(2.0, abs=0.25)
+
+
+def test_dpmpp_2m_hb_is_second_order_on_flow_latents():
+    """With the flow half-log-SNR (spec §4), from σ = 1 where λ = −inf."""
+    model = AnalyticDenoiser(image_mixture(shape=(1, 8, 8)), family="flow")
+    x = torch.randn(8, 1, 8, 8, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    extra = {"classes": torch.arange(8) % 10, "cond_scale": 1.0}
+    reference = reference_solution(model, x, 1.0, 0.1, steps=2000, extra_args=extra)
+    errors = []
+    for n in (80, 160):
+        sigmas = torch.linspace(1.0, 0.1, n + 1, dtype=torch.float64)
+        errors.append(rms_error(sample_dpmpp_2m_hb(model, x, sigmas, extra_args=extra, disable=True, beta=1.0), reference))
+    assert math.log2(errors[0] / errors[1]) == pytest.approx(2.0, abs=0.25)
