@@ -4,11 +4,19 @@
 same samplers with their declarative parameter tables, which both host adapters read.
 """
 
+from .ams import sample_ams
 from .common import ModelOutputError, alpha, detect_family, half_log_snr
 from .dpmsolver import sample_dpmpp_2m_hb
 from .multistep import fractional_order, sample_ghvb, sample_plms_hb, sample_plms_nt
 from .params import Param, SamplerSpec, validate_params
 from .registry import SAMPLER_SPECS, register, samplers
+from .splitting import (
+    sample_split_bao,
+    sample_split_baoab,
+    sample_split_oba,
+    sample_split_obab,
+    sample_splitting,
+)
 
 SAMPLERS = samplers()
 
@@ -23,9 +31,15 @@ __all__ = [
     "fractional_order",
     "half_log_snr",
     "register",
+    "sample_ams",
     "sample_dpmpp_2m_hb",
     "sample_ghvb",
     "sample_plms_hb",
     "sample_plms_nt",
+    "sample_split_bao",
+    "sample_split_baoab",
+    "sample_split_oba",
+    "sample_split_obab",
+    "sample_splitting",
     "validate_params",
 ]

@@ -60,3 +60,74 @@ register(SamplerSpec(
 def samplers() -> dict[str, Callable]:
     """Name → function, in registration order."""
     return {name: spec.fn for name, spec in SAMPLER_SPECS.items()}
+
+
+# --- Stochastic samplers: AMS and splitting integrators (spec/ams_splitting.md c.1, c.2) -------------
+# Imported here so this block stays self-contained; the four splitting names share one parameter
+# table, so a host can show them as one family with one set of widgets.
+from .ams import AMS_PARAMS, sample_ams  # noqa: E402
+from .splitting import (  # noqa: E402
+    SPLIT_PARAMS,
+    sample_split_bao,
+    sample_split_baoab,
+    sample_split_oba,
+    sample_split_obab,
+)
+
+register(SamplerSpec(
+    name="ams",
+    label="AMS",
+    fn=sample_ams,
+    params=AMS_PARAMS,
+    family="ams",
+    nfe_per_step=2,
+    stochastic=True,
+    description=(
+        "Adaptive momentum sampling: a Langevin corrector with self-tuning momentum before each Euler "
+        "ancestral step (2 model calls per step; 1 with corrector strength 0)."
+    ),
+))
+register(SamplerSpec(
+    name="split_baoab",
+    label="Splitting BAOAB",
+    fn=sample_split_baoab,
+    params=SPLIT_PARAMS,
+    family="splitting",
+    nfe_per_step=1,
+    stochastic=True,
+    description=(
+        "Stochastic sampler with a hidden momentum (BAOAB splitting): Euler ancestral's cost, closer "
+        "to the true spread of images. Recommended."
+    ),
+))
+register(SamplerSpec(
+    name="split_obab",
+    label="Splitting OBAB",
+    fn=sample_split_obab,
+    params=SPLIT_PARAMS,
+    family="splitting",
+    nfe_per_step=1,
+    stochastic=True,
+    description="Momentum splitting sampler, OBAB order: slightly over-noisy at high momentum; BAOAB is preferred.",
+))
+register(SamplerSpec(
+    name="split_oba",
+    label="Splitting OBA",
+    fn=sample_split_oba,
+    params=SPLIT_PARAMS,
+    family="splitting",
+    nfe_per_step=1,
+    stochastic=True,
+    description="Momentum splitting sampler, OBA order (the paper's favourite): biased at high momentum; BAOAB is preferred.",
+))
+register(SamplerSpec(
+    name="split_bao",
+    label="Splitting BAO",
+    fn=sample_split_bao,
+    params=SPLIT_PARAMS,
+    family="splitting",
+    nfe_per_step=1,
+    stochastic=True,
+    description="Momentum splitting sampler, BAO order: biased at high momentum; BAOAB is preferred.",
+))
+# --- end of stochastic samplers -----------------------------------------------------------------------
