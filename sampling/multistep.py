@@ -76,11 +76,11 @@ PLMS_HB_PARAMS: tuple[Param, ...] = (
     beta_param(0.8),
 )
 PLMS_NT_PARAMS: tuple[Param, ...] = (
-    order_param(4, "PLMS"),
-    beta_param(0.8),
+    order_param(3, "PLMS"),
+    beta_param(0.6),
 )
 GHVB_PARAMS: tuple[Param, ...] = (
-    order_param(4, "GHVB"),
+    order_param(3, "GHVB"),
     beta_param(0.5, 'Order k with beta b is the paper\'s "GHVB (k-1)+b", e.g. order 3, beta 0.5 = GHVB 2.5.'),
 )
 
