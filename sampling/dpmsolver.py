@@ -24,7 +24,8 @@ def sample_dpmpp_2m_hb(
     beta: float = DPMPP_2M_HB_PARAMS[0].default,
     model_family: str | None = None,
 ) -> torch.Tensor:
-    """DPM-Solver++(2M) in λ = log(α/σ) with heavy-ball momentum on its data prediction (§3):
+    """DPM-Solver++(2M) in λ = log(α/σ) with heavy-ball momentum on its data prediction
+    (spec/samplers.md §3):
 
     D'_i = D_i + (D_i − D_{i−1})/(2r), r = h_{i−1}/h_i (D'_i = D_i on the first step and on the step
     to σ = 0), v_i = (1 − β)·v_{i−1} + β·D'_i, x_{i+1} = (σ_{i+1}/σ_i)·x_i − α_{i+1}·expm1(−h_i)·v_i.
