@@ -1,0 +1,75 @@
+"""The names the A1111 family sees: sampler labels and aliases, option keys, setting labels and
+infotext labels, all derived from the registry (spec/hosts.md §7 "Sampler parameters, settings and
+infotext").
+
+These strings are a permanent contract: option keys live in users' ``config.json`` and API calls,
+infotext labels in every PNG made with our samplers. They derive from the registry's stable names
+(never from the human labels, which may be reworded), so a new sampler gets its names with no change
+here, and an existing one keeps them forever.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from typing import Any
+
+from ..sampling.params import Param, SamplerSpec
+
+OPTION_PREFIX = "momentum_"
+"""Option keys are ``momentum_<sampler>_<parameter>``, e.g. ``momentum_ghvb_beta``."""
+
+SETTINGS_SECTION = ("sampler-params", "Sampler parameters")
+"""The host's own settings section for sampler knobs (Eta, sigma churn, UniPC order, …)."""
+
+SETTINGS_CATEGORY = "sd"
+"""The settings category of that section in A1111 1.10 (``options_section(('sampler-params', …, "sd"))``)."""
+
+INFOTEXT_PATTERN = re.compile(r"\w[\w \-/]+")
+"""What A1111's infotext parser accepts as a key (``modules/infotext_utils.py`` ``re_param_code``);
+a label with ``+``, ``(`` or ``:`` would be written into the PNG but never read back."""
+
+
+def option_key(spec: SamplerSpec, param: Param) -> str:
+    """The ``shared.opts`` key of one sampler parameter: ``momentum_<sampler>_<parameter>``."""
+    return f"{OPTION_PREFIX}{spec.name}_{param.name}"
+
+
+def infotext_label(spec: SamplerSpec, param: Param) -> str:
+    """The key under which a PNG's parameters carry the value: ``<sampler> <parameter>``, e.g.
+    ``ghvb beta: 0.5``; pasting it back maps to :func:`option_key` through ``OptionInfo(infotext=)``."""
+    return f"{spec.name} {param.name}"
+
+
+def setting_label(spec: SamplerSpec, param: Param) -> str:
+    """The human label of the setting in Settings → Sampler parameters, e.g. ``GHVB: beta``."""
+    return f"{spec.label}: {param.label}"
+
+
+def sampler_aliases(spec: SamplerSpec) -> list[str]:
+    """The stable aliases of the dropdown entry: the registry name, then the spec's own aliases."""
+    out: list[str] = []
+    for alias in (spec.name, *spec.aliases):
+        if alias not in out:
+            out.append(alias)
+    return out
+
+
+def accepts_noise_sampler(spec: SamplerSpec) -> bool:
+    """Whether the sampler function takes the host's ``noise_sampler`` keyword."""
+    try:
+        return "noise_sampler" in inspect.signature(spec.fn).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return False
+
+
+def sampler_options(spec: SamplerSpec) -> dict[str, Any]:
+    """The ``SamplerData.options`` the host reads (spec/hosts.md §7 "options keys"):
+    ``second_order`` where a step costs two model calls (progress total ×2), ``brownian_noise`` for
+    stochastic samplers, so the host passes a seeded, batch-size-independent ``noise_sampler``."""
+    options: dict[str, Any] = {}
+    if spec.nfe_per_step >= 2:
+        options["second_order"] = True
+    if spec.stochastic and accepts_noise_sampler(spec):
+        options["brownian_noise"] = True
+    return options

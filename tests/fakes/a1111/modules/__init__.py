@@ -1,0 +1,1 @@
+"""Fake of AUTOMATIC1111's ``modules`` package (see ../README.md)."""
