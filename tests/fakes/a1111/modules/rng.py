@@ -8,6 +8,11 @@ class ImageRNG:
         self.shape = tuple(map(int, shape))
         self.seeds = seeds
         self.generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
+        self.is_first = True
 
     def next(self):
+        if self.is_first:  # the real first() draws through randn(seed, ...), which seeds torch globally
+            self.is_first = False
+            for seed in self.seeds:
+                torch.manual_seed(int(seed))
         return torch.stack([torch.randn(self.shape, generator=g) for g in self.generators])
