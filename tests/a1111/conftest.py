@@ -138,3 +138,9 @@ def toy_sde(monkeypatch):
 
     monkeypatch.setitem(SAMPLER_SPECS, TOY_SDE.name, TOY_SDE)
     return TOY_SDE
+
+
+@pytest.fixture
+def toys():
+    """The toy model classes (tests cannot import this conftest by name: pytest loads several)."""
+    return SimpleNamespace(ToyModel=ToyModel, ToySD3=ToySD3)

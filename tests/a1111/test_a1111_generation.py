@@ -76,22 +76,19 @@ def test_pasting_the_infotext_back_reproduces_the_image(a1111, name):
     assert a1111.infotext_utils.create_override_settings_dict(pairs) == overrides(spec)
 
 
-def test_flow_detection_a1111(a1111):
-    from conftest import ToyModel, ToySD3
-
+def test_flow_detection_a1111(a1111, toys):
     a1111.load_script()
-    for model, family in ((ToyModel(), "ve"), (ToySD3(), "flow")):
+    for model, family in ((toys.ToyModel(), "ve"), (toys.ToySD3(), "flow")):
         a1111.shared.sd_model = model
         p, samples, _ = run(a1111, "GHVB")
         assert p.sampler.last_kwargs["model_family"] == family
         assert torch.isfinite(samples).all()
 
 
-def test_flow_detection_forge(forge):
-    from conftest import ToyModel
-
+def test_flow_detection_forge(forge, toys):
     forge.load_script()
-    for model, family in ((ToyModel("ve", "eps"), "ve"), (ToyModel("ve", "v_prediction"), "ve"), (ToyModel("flow"), "flow")):
+    models = (toys.ToyModel("ve", "eps"), toys.ToyModel("ve", "v_prediction"), toys.ToyModel("flow"), toys.ToySD3())
+    for model, family in zip(models, ("ve", "ve", "flow", "flow"), strict=True):
         forge.shared.sd_model = model
         p, _, _ = run(forge, "DPM++ 2M HB")
         assert p.sampler.last_kwargs["model_family"] == family
