@@ -87,6 +87,7 @@ def sample_ams(
     variance_preserving: bool = _DEFAULTS["variance_preserving"],
     noise_sampler: NoiseSampler | None = None,
     model_family: str | None = None,
+    momentum_noise_sampler: NoiseSampler | None = None,
 ) -> torch.Tensor:
     """AMS-PC, scale-free (spec c.2): 2 NFE per step (1 when ``snr`` = 0, and at σ = 1 on flow).
 
@@ -103,7 +104,7 @@ def sample_ams(
         AMS_PARAMS, {"snr": snr, "eta": eta, "s_noise": s_noise, "variance_preserving": variance_preserving}
     ).values()
     run = Run(model, x, sigmas, extra_args, callback, model_family)
-    streams = noise_streams(x, run.extra_args, noise_sampler)
+    streams = noise_streams(x, run.extra_args, noise_sampler, momentum_noise_sampler)
     dtype = x.dtype
     momentum = grad_prev = None
     step_prev = move_prev = None  # ã_prev and ‖Δ_prev‖, per sample

@@ -11,7 +11,8 @@ Two independent streams per run:
   seed plus :data:`MOMENTUM_SEED_OFFSET`. It never reuses the host's sampler: a Brownian tree queried
   twice on one interval returns the same increment, which would correlate the two streams.
 
-Without a seed both streams draw from torch's global generator, which hosts seed per image.
+Without a seed both streams draw from torch's global generator, which hosts seed per run. A host may
+also pass the momentum stream itself (``momentum_noise_sampler``), e.g. one generator per image.
 """
 
 from __future__ import annotations
@@ -52,15 +53,29 @@ class NoiseStreams:
     momentum: NoiseSampler
 
 
-def noise_streams(x: torch.Tensor, extra_args: dict, noise_sampler: NoiseSampler | None = None) -> NoiseStreams:
+def noise_streams(
+    x: torch.Tensor,
+    extra_args: dict,
+    noise_sampler: NoiseSampler | None = None,
+    momentum_noise_sampler: NoiseSampler | None = None,
+) -> NoiseStreams:
     """Position and momentum streams for a run on ``x`` (see the module docstring).
 
-    Same seed → same bits on the same device; the batch is drawn as one tensor, as the hosts do.
+    Same seed → same bits on the same device; the batch is drawn as one tensor, as the hosts do. A
+    host that seeds each image separately (A1111) passes ``momentum_noise_sampler`` too, drawn from
+    generators of its own, so that an image does not depend on its batch.
     """
+    if momentum_noise_sampler is not None and momentum_noise_sampler is noise_sampler:
+        raise ValueError(
+            "momentum_noise_sampler must be a separate noise source from noise_sampler: "
+            "sharing one correlates the image noise with the momentum noise"
+        )
     seed = extra_args.get("seed")
     position = noise_sampler if noise_sampler is not None else default_noise_sampler(x, seed)
-    momentum_seed = None if seed is None else (int(seed) + MOMENTUM_SEED_OFFSET) % _SEED_MODULUS
-    return NoiseStreams(position, default_noise_sampler(x, momentum_seed))
+    if momentum_noise_sampler is None:
+        momentum_seed = None if seed is None else (int(seed) + MOMENTUM_SEED_OFFSET) % _SEED_MODULUS
+        momentum_noise_sampler = default_noise_sampler(x, momentum_seed)
+    return NoiseStreams(position, momentum_noise_sampler)
 
 
 def draws_position_noise(sigma_next: float, eta: float) -> bool:

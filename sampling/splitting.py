@@ -128,6 +128,7 @@ def sample_splitting(
     s_noise: float = _DEFAULTS["s_noise"],
     noise_sampler: NoiseSampler | None = None,
     model_family: str | None = None,
+    momentum_noise_sampler: NoiseSampler | None = None,
 ) -> torch.Tensor:
     """Splitting integrator ``scheme`` on the phase-space lift (spec c.1, per-step algorithm).
 
@@ -146,7 +147,7 @@ def sample_splitting(
     )
     reduced, lam, friction, lambda_s, s_noise = values.values()
     run = Run(model, x, sigmas, extra_args, callback, model_family)
-    streams = noise_streams(x, run.extra_args, noise_sampler)
+    streams = noise_streams(x, run.extra_args, noise_sampler, momentum_noise_sampler)
     dtype = x.dtype
     half_first = scheme in ("BAOAB", "OBAB")  # B is split around the position move
     u: torch.Tensor | None = None
@@ -231,10 +232,11 @@ def _named(scheme: str, doc: str) -> Callable[..., torch.Tensor]:
         s_noise: float = _DEFAULTS["s_noise"],
         noise_sampler: NoiseSampler | None = None,
         model_family: str | None = None,
+        momentum_noise_sampler: NoiseSampler | None = None,
     ) -> torch.Tensor:
         return sample_splitting(
             model, x, sigmas, extra_args, callback, disable, scheme, reduced, lam, friction, lambda_s, s_noise,
-            noise_sampler, model_family,
+            noise_sampler, model_family, momentum_noise_sampler,
         )
 
     sample.__name__ = sample.__qualname__ = f"sample_split_{scheme.lower()}"
