@@ -55,13 +55,14 @@ def sample_dpmpp_2m_hb(
             corrected = denoised
         else:
             corrected = torch.lerp(old_denoised, denoised, 1.0 + half_inv_r)
-        if velocity is None:
-            velocity = corrected
-        elif beta == 1.0:
-            velocity = corrected
-        else:
+        if velocity is None or beta == 1.0:
+            velocity = corrected  # may alias D_i, so it is only ever replaced, never written in place
+        elif velocity is old_denoised:
             velocity = torch.lerp(velocity, corrected, beta)
+        else:
+            velocity.lerp_(corrected, beta)
+        del corrected
         data_weight = -run.alpha(i + 1) * math.expm1(-h)  # α_{i+1}·(1 − e^{−h}); α_{i+1} at σ = 0
-        x = torch.add(x * (sigma_next / sigma), velocity, alpha=data_weight)
+        x = (x * (sigma_next / sigma)).add_(velocity, alpha=data_weight)
         old_denoised, h_last = denoised, h
     return x

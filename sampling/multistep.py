@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -59,7 +59,7 @@ def fractional_order(r: float) -> dict[str, float]:
     return {"order": math.ceil(value), "beta": value - math.floor(value)}
 
 
-def _combine(history: deque, coeffs: tuple[float, ...], scale: float, base: torch.Tensor | None = None) -> torch.Tensor:
+def _combine(history: Sequence[torch.Tensor], coeffs: Sequence[float], scale: float, base: torch.Tensor | None = None) -> torch.Tensor:
     """base + scale·Σ_j coeffs[j]·history[j] (history newest first) in a new tensor, one pass per term."""
     newest, *older = history
     if base is None:
@@ -100,7 +100,9 @@ def _plms_momentum(
     params = PLMS_NT_PARAMS if nesterov else PLMS_HB_PARAMS
     k, b = validate_params(params, {"order": order, "beta": beta}).values()
     run = Run(model, x, sigmas, extra_args, callback, model_family)
-    eps_history: deque[torch.Tensor] = deque(maxlen=k)
+    # ε_j = (x_j − D_j)/σ_j kept as the difference x_j − D_j and the scalar 1/σ_j, which the
+    # combination folds into its weights: one pass less per step.
+    differences: deque[tuple[torch.Tensor, float]] = deque()
     velocity = None
     for i in run.steps(disable):
         sigma, sigma_next = run.sigmas[i], run.sigmas[i + 1]
@@ -111,14 +113,23 @@ def _plms_momentum(
         run.report(i, x, denoised)
         if sigma_next == sigma:  # zero-length step: nothing moves, history unchanged
             continue
-        eps_history.appendleft(torch.sub(x, denoised).mul_(1.0 / sigma))
-        direction = _combine(eps_history, AB_COEFFS[len(eps_history)], 1.0)
+        if len(differences) == k:
+            differences.pop()  # freed before the newest is made: the history stays k latents
+        differences.appendleft((torch.sub(x, denoised), 1.0 / sigma))
+        weights = [c * inv_sigma for c, (_, inv_sigma) in zip(AB_COEFFS[len(differences)], differences, strict=True)]
+        h = sigma_next - sigma
         if velocity is None:  # v_0 = p_0: the first step is not damped
-            velocity = direction
-        else:
+            velocity = _combine([d for d, _ in differences], weights, 1.0)
+            x = torch.add(x, velocity, alpha=h)
+        elif not nesterov:  # v ← (1 − β)·v + β·p, accumulated straight into v (no p latent)
+            velocity.mul_(1.0 - b)
+            for w, (d, _) in zip(weights, differences, strict=True):
+                velocity.add_(d, alpha=b * w)
+            x = torch.add(x, velocity, alpha=h)
+        else:  # x ← x + h·((1 − β)·v + β·p), written into p's storage
+            direction = _combine([d for d, _ in differences], weights, 1.0)
             velocity.lerp_(direction, b)
-        step = torch.lerp(velocity, direction, b) if nesterov else velocity
-        x = torch.add(x, step, alpha=sigma_next - sigma)
+            x = torch.add(x, direction, alpha=h * b, out=direction).add_(velocity, alpha=h * (1.0 - b))
     return x
 
 
@@ -190,6 +201,11 @@ def sample_ghvb(
         if sigma_next == sigma:
             continue
         eps = torch.sub(x, denoised).mul_(1.0 / sigma)
-        velocities.appendleft(eps if not velocities else torch.lerp(velocities[0], eps, b))
+        if velocities:
+            newest = velocities[0]
+            # the oldest velocity's storage takes the newest: the history stays k latents
+            reuse = velocities.pop() if len(velocities) == k else None
+            eps = torch.lerp(newest, eps, b, out=reuse) if reuse is not None else torch.lerp(newest, eps, b)
+        velocities.appendleft(eps)
         x = _combine(velocities, ghvb_coeffs(len(velocities), b), sigma_next - sigma, base=x)
     return x
