@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from momentum_samplers.sampling import SAMPLER_SPECS
 from momentum_samplers.testbed.gmm import AnalyticDenoiser, image_mixture
 from momentum_samplers.testbed.reference import reference_solution, rms_error

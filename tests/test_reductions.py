@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from momentum_samplers.sampling import (
     fractional_order,
     sample_dpmpp_2m_hb,

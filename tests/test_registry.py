@@ -7,6 +7,7 @@ import inspect
 import re
 
 import pytest
+
 from momentum_samplers.sampling import SAMPLER_SPECS, SAMPLERS, Param, validate_params
 
 NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")

@@ -10,6 +10,7 @@ import re
 import pytest
 import torch
 from core_models import GaussianDenoiser, NaNAfter
+
 from momentum_samplers.sampling import SAMPLER_SPECS, ModelOutputError
 
 ALL = list(SAMPLER_SPECS)
