@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import torch
+
 from momentum_samplers.testbed.gmm import AnalyticDenoiser, GaussianMixture
 
 

@@ -8,6 +8,17 @@ import math
 
 import pytest
 import torch
+from stochastic_support import (
+    ConstantDenoiser,
+    Counted,
+    analytic,
+    euler_ancestral_rf,
+    flow_schedule,
+    karras,
+    seeded_noise,
+    within_mode_std,
+)
+
 from momentum_samplers.sampling import (
     SAMPLER_SPECS,
     ModelOutputError,
@@ -20,16 +31,6 @@ from momentum_samplers.sampling import (
 from momentum_samplers.sampling.noise import sigma_ratio
 from momentum_samplers.testbed.gmm import image_mixture, ring_mixture
 from momentum_samplers.testbed.reference import sliced_wasserstein
-from stochastic_support import (
-    ConstantDenoiser,
-    Counted,
-    analytic,
-    euler_ancestral_rf,
-    flow_schedule,
-    karras,
-    seeded_noise,
-    within_mode_std,
-)
 
 SPLITTERS = {"BAOAB": sample_split_baoab, "OBAB": sample_split_obab, "OBA": sample_split_oba, "BAO": sample_split_bao}
 TOL = 1e-12  # float64; measured max |Δ| ≤ 4e-15
