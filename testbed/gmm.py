@@ -129,8 +129,15 @@ class AnalyticDenoiser:
         self.calls = 0
 
     def __call__(
-        self, x: torch.Tensor, sigma: torch.Tensor, classes: torch.Tensor | None = None, cond_scale: float = 1.0
+        self,
+        x: torch.Tensor,
+        sigma: torch.Tensor,
+        classes: torch.Tensor | None = None,
+        cond_scale: float = 1.0,
+        **host_args: object,
     ) -> torch.Tensor:
+        """D(x; σ); other keyword arguments (a host's ``seed``, ``model_options``…) are ignored, as
+        the hosts' model wrappers accept them."""
         self.calls += 1
         sigma = sigma.reshape(-1)
         out = torch.empty_like(x)
