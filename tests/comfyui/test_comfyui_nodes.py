@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from momentum_samplers.nodes import naming
 from momentum_samplers.nodes.host import host_sampler, model_family
 from momentum_samplers.nodes.registration import register_stock_samplers

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from momentum_samplers.nodes import naming
 from momentum_samplers.nodes.registration import register_stock_samplers
 from momentum_samplers.sampling import SAMPLER_SPECS

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from momentum_samplers.nodes import naming
 from momentum_samplers.sampling import SAMPLER_SPECS
 
