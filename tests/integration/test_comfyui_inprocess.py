@@ -207,3 +207,18 @@ def test_chained_ksampler_advanced(comfy, tiny_models, family):
     for name in OURS:
         mid, out = chained(comfy, model, pos, neg, name)
         assert torch.isfinite(mid).all() and torch.isfinite(out).all() and not torch.equal(mid, out), name
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_stochastic_samplers_follow_the_seed(comfy, tiny_models, family):
+    """Stochastic samplers draw their noise from the KSampler seed (``extra_args["seed"]``)."""
+    model, pos, neg = tiny_models[family]
+    for name, spec in SAMPLER_SPECS.items():
+        if not spec.stochastic:
+            continue
+        stock = naming.stock_name(name)
+        lat = latent()
+        a = comfy.nodes.KSampler().sample(model, 5, STEPS, CFG, stock, "karras", pos, neg, lat)[0]["samples"]
+        b = comfy.nodes.KSampler().sample(model, 5, STEPS, CFG, stock, "karras", pos, neg, lat)[0]["samples"]
+        c = comfy.nodes.KSampler().sample(model, 6, STEPS, CFG, stock, "karras", pos, neg, lat)[0]["samples"]
+        assert torch.equal(a, b) and not torch.equal(a, c), name
