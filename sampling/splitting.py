@@ -258,10 +258,10 @@ sample_split_obab = _named(
 sample_split_oba = _named(
     "OBA",
     "Splitting integrator OBA on the phase-space lift (spec c.1): O·B(δ)·A(δ), the paper's best on "
-    "PSLD. Biased by O(δ) here and unstable for δ ≳ 1.2; prefer BAOAB.",
+    "PSLD. Here biased by O(δ) and unstable for large δ (between 1 and 1.5, spec E2); prefer BAOAB.",
 )
 sample_split_bao = _named(
     "BAO",
     "Splitting integrator BAO on the phase-space lift (spec c.1): B(δ)·A(δ)·O. Biased by O(δ) and "
-    "unstable for δ ≳ 1.2; prefer BAOAB.",
+    "unstable for large δ (between 1 and 1.5, spec E2); prefer BAOAB.",
 )
