@@ -3,6 +3,11 @@
 
 All three integrate the probability-flow ODE dx/dσ = ε(x, σ) with ε = (x − D)/σ, which is the ODE
 for VE latents and the flow velocity for flow-matching latents alike, so they need no model family.
+
+The step to σ = 0 is the final denoise x = D(x; σ_{n−1}) — what Euler's step there computes up to
+rounding, what DPM-Solver++ (spec §3) and ComfyUI's ipndm do — rather than a multistep extrapolation
+of ε = (x − D)/σ at the smallest σ, where it is least reliable. Every sampler of the pack ends this
+way, so inpainting's kept region lands exactly on the original latent.
 """
 
 from __future__ import annotations
@@ -113,6 +118,9 @@ def _plms_momentum(
         run.report(i, x, denoised)
         if sigma_next == sigma:  # zero-length step: nothing moves, history unchanged
             continue
+        if sigma_next == 0.0:  # the final denoise, as the hosts' samplers end (module docstring)
+            x = denoised
+            continue
         if len(differences) == k:
             differences.pop()  # freed before the newest is made: the history stays k latents
         differences.appendleft((torch.sub(x, denoised), 1.0 / sigma))
@@ -199,6 +207,9 @@ def sample_ghvb(
         denoised = run.denoise(x, i)
         run.report(i, x, denoised)
         if sigma_next == sigma:
+            continue
+        if sigma_next == 0.0:
+            x = denoised
             continue
         eps = torch.sub(x, denoised).mul_(1.0 / sigma)
         if velocities:
