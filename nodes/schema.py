@@ -42,7 +42,8 @@ class InputDesc:
             return {}
         out: dict[str, Any] = {"default": p.default}
         if p.kind in ("float", "int"):
-            out.update(min=p.min, max=p.max, step=p.step)
+            low, high = p.widget_range()
+            out.update(min=low, max=high, step=p.step)
         if p.kind == "choice":
             out["options"] = list(p.choices)
         return {k: v for k, v in out.items() if v is not None}

@@ -23,10 +23,12 @@ def _widget(io: Any, desc: InputDesc) -> Any:
             raise ValueError(f"no V3 socket type for {desc.type}")
         return io.Model.Input(desc.id, tooltip=desc.tooltip)
     if p.kind == "float":
-        return io.Float.Input(desc.id, default=p.default, min=p.min, max=p.max, step=p.step, round=False,
+        low, high = p.widget_range()
+        return io.Float.Input(desc.id, default=p.default, min=low, max=high, step=p.step, round=False,
                               tooltip=desc.tooltip)
     if p.kind == "int":
-        return io.Int.Input(desc.id, default=p.default, min=p.min, max=p.max, step=p.step, tooltip=desc.tooltip)
+        low, high = p.widget_range()
+        return io.Int.Input(desc.id, default=p.default, min=low, max=high, step=p.step, tooltip=desc.tooltip)
     if p.kind == "bool":
         return io.Boolean.Input(desc.id, default=p.default, tooltip=desc.tooltip)
     if p.kind == "choice":

@@ -44,6 +44,15 @@ class Param:
         right = ")" if self.max_open else "]"
         return f"{left}{_fmt(self.min)}, {_fmt(self.max)}{right}"
 
+    def widget_range(self) -> tuple[float, float]:
+        """(low, high) for a slider or number widget: the valid range with an open end moved in by
+        one step, so that no value a widget can reach is rejected (β ∈ (0, 1] → [0.01, 1])."""
+        if self.min is None or self.max is None or self.step is None:
+            raise ValueError(f"{self.name} is not a bounded numeric parameter")
+        low = self.min + self.step if self.min_open else self.min
+        high = self.max - self.step if self.max_open else self.max
+        return low, high
+
     def validate(self, value: Any) -> Any:
         """Return ``value`` converted to this parameter's type, or raise ``ValueError``
         naming the parameter and its valid range."""

@@ -76,8 +76,9 @@ def test_widgets_come_from_the_parameter_table(fake_comfy):
     kinds = [type(i) for i in schema.inputs]
     assert kinds == [io.Float.Input, io.Int.Input, io.Boolean.Input, io.Combo.Input]
     strength, order, reduced, scheme = schema.inputs
+    # the open end (0, 1] moves in by one step, so the widget cannot reach a value validation rejects
     assert (strength.default, strength.options["min"], strength.options["max"], strength.options["step"]) == (
-        0.5, 0.0, 1.0, 0.01)
+        0.5, 0.01, 1.0, 0.01)
     assert "(0, 1]" in strength.tooltip and strength.tooltip.startswith("How strong.")
     assert (order.default, order.options["min"], order.options["max"]) == (2, 1, 4)
     assert reduced.default is True and reduced.tooltip == "Cheaper."
