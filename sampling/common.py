@@ -140,6 +140,18 @@ class Run:
             )
         return denoised
 
+    def evaluate(self, i: int, x: torch.Tensor) -> torch.Tensor | None:
+        """Start step i: D(x; σ_i), reported through the callback. None when the step moves nothing:
+        σ_i = 0 (no model call; reported with D = x), or a repeated σ, a zero-length step (the model is
+        called all the same, as the hosts' samplers do, so every step has a preview)."""
+        sigma = self.sigmas[i]
+        if sigma == 0.0:
+            self.report(i, x, x)
+            return None
+        denoised = self.denoise(x, i)
+        self.report(i, x, denoised)
+        return None if self.sigmas[i + 1] == sigma else denoised
+
     def report(self, i: int, x: torch.Tensor, denoised: torch.Tensor) -> None:
         """The host callback, once per step, in k-diffusion's dict form."""
         if self.callback is not None:

@@ -40,14 +40,10 @@ def sample_dpmpp_2m_hb(
     h_last = math.nan
     velocity = None
     for i in run.steps(disable):
+        denoised = run.evaluate(i, x)
+        if denoised is None:
+            continue
         sigma, sigma_next = run.sigmas[i], run.sigmas[i + 1]
-        if sigma == 0.0:
-            run.report(i, x, x)
-            continue
-        denoised = run.denoise(x, i)
-        run.report(i, x, denoised)
-        if sigma_next == sigma:
-            continue
         h = lambdas[i + 1] - lambdas[i]
         # 1/(2r) → 0 when the previous step came from λ = −inf (flow at σ = 1)
         half_inv_r = h / (2 * h_last) if math.isfinite(h_last) and sigma_next > 0 else 0.0

@@ -110,14 +110,10 @@ def _plms_momentum(
     differences: deque[tuple[torch.Tensor, float]] = deque()
     velocity = None
     for i in run.steps(disable):
+        denoised = run.evaluate(i, x)
+        if denoised is None:  # nothing moves; the history is unchanged
+            continue
         sigma, sigma_next = run.sigmas[i], run.sigmas[i + 1]
-        if sigma == 0.0:
-            run.report(i, x, x)
-            continue
-        denoised = run.denoise(x, i)
-        run.report(i, x, denoised)
-        if sigma_next == sigma:  # zero-length step: nothing moves, history unchanged
-            continue
         if sigma_next == 0.0:  # the final denoise, as the hosts' samplers end (module docstring)
             x = denoised
             continue
@@ -200,15 +196,11 @@ def sample_ghvb(
     run = Run(model, x, sigmas, extra_args, callback, model_family)
     velocities: deque[torch.Tensor] = deque(maxlen=k)
     for i in run.steps(disable):
+        denoised = run.evaluate(i, x)
+        if denoised is None:  # nothing moves; the history is unchanged
+            continue
         sigma, sigma_next = run.sigmas[i], run.sigmas[i + 1]
-        if sigma == 0.0:
-            run.report(i, x, x)
-            continue
-        denoised = run.denoise(x, i)
-        run.report(i, x, denoised)
-        if sigma_next == sigma:
-            continue
-        if sigma_next == 0.0:
+        if sigma_next == 0.0:  # the final denoise, as the hosts' samplers end (module docstring)
             x = denoised
             continue
         eps = torch.sub(x, denoised).mul_(1.0 / sigma)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .ams import AMS_PARAMS, sample_ams
 from .dpmsolver import DPMPP_2M_HB_PARAMS, sample_dpmpp_2m_hb
 from .multistep import GHVB_PARAMS, PLMS_HB_PARAMS, PLMS_NT_PARAMS, sample_ghvb, sample_plms_hb, sample_plms_nt
 from .params import SamplerSpec
+from .splitting import SPLIT_PARAMS, SPLITTING_SAMPLERS
 
 SAMPLER_SPECS: dict[str, SamplerSpec] = {}
 
@@ -57,23 +59,8 @@ register(SamplerSpec(
 ))
 
 
-def samplers() -> dict[str, Callable]:
-    """Name → function, in registration order."""
-    return {name: spec.fn for name, spec in SAMPLER_SPECS.items()}
-
-
-# --- Stochastic samplers: AMS and splitting integrators (spec/ams_splitting.md c.1, c.2) -------------
-# Imported here so this block stays self-contained; the four splitting names share one parameter
+# Stochastic samplers (spec/ams_splitting.md c.1, c.2). The four splitting schemes share one parameter
 # table, so a host can show them as one family with one set of widgets.
-from .ams import AMS_PARAMS, sample_ams  # noqa: E402
-from .splitting import (  # noqa: E402
-    SPLIT_PARAMS,
-    sample_split_bao,
-    sample_split_baoab,
-    sample_split_oba,
-    sample_split_obab,
-)
-
 register(SamplerSpec(
     name="ams",
     label="AMS",
@@ -87,47 +74,28 @@ register(SamplerSpec(
         "ancestral step (2 model calls per step; 1 with corrector strength 0)."
     ),
 ))
-register(SamplerSpec(
-    name="split_baoab",
-    label="Splitting BAOAB",
-    fn=sample_split_baoab,
-    params=SPLIT_PARAMS,
-    family="splitting",
-    nfe_per_step=1,
-    stochastic=True,
-    description=(
+_SPLITTING_DESCRIPTIONS = {
+    "BAOAB": (
         "Stochastic sampler with a hidden momentum (BAOAB splitting): Euler ancestral's cost, closer "
         "to the true spread of images. Recommended."
     ),
-))
-register(SamplerSpec(
-    name="split_obab",
-    label="Splitting OBAB",
-    fn=sample_split_obab,
-    params=SPLIT_PARAMS,
-    family="splitting",
-    nfe_per_step=1,
-    stochastic=True,
-    description="Momentum splitting sampler, OBAB order: slightly over-noisy at high momentum; BAOAB is preferred.",
-))
-register(SamplerSpec(
-    name="split_oba",
-    label="Splitting OBA",
-    fn=sample_split_oba,
-    params=SPLIT_PARAMS,
-    family="splitting",
-    nfe_per_step=1,
-    stochastic=True,
-    description="Momentum splitting sampler, OBA order (the paper's favourite): biased at high momentum; BAOAB is preferred.",
-))
-register(SamplerSpec(
-    name="split_bao",
-    label="Splitting BAO",
-    fn=sample_split_bao,
-    params=SPLIT_PARAMS,
-    family="splitting",
-    nfe_per_step=1,
-    stochastic=True,
-    description="Momentum splitting sampler, BAO order: biased at high momentum; BAOAB is preferred.",
-))
-# --- end of stochastic samplers -----------------------------------------------------------------------
+    "OBAB": "Momentum splitting sampler, OBAB order: slightly over-noisy at high momentum; BAOAB is preferred.",
+    "OBA": "Momentum splitting sampler, OBA order (the paper's favourite): biased at high momentum; BAOAB is preferred.",
+    "BAO": "Momentum splitting sampler, BAO order: biased at high momentum; BAOAB is preferred.",
+}
+for _scheme, _description in _SPLITTING_DESCRIPTIONS.items():
+    register(SamplerSpec(
+        name=f"split_{_scheme.lower()}",
+        label=f"Splitting {_scheme}",
+        fn=SPLITTING_SAMPLERS[_scheme],
+        params=SPLIT_PARAMS,
+        family="splitting",
+        nfe_per_step=1,
+        stochastic=True,
+        description=_description,
+    ))
+
+
+def samplers() -> dict[str, Callable]:
+    """Name → function, in registration order."""
+    return {name: spec.fn for name, spec in SAMPLER_SPECS.items()}

@@ -265,3 +265,10 @@ sample_split_bao = _named(
     "Splitting integrator BAO on the phase-space lift (spec c.1): B(δ)·A(δ)·O. Biased by O(δ) and "
     "unstable for large δ (between 1 and 1.5, spec E2); prefer BAOAB.",
 )
+
+SPLITTING_SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {
+    "BAOAB": sample_split_baoab,
+    "OBAB": sample_split_obab,
+    "OBA": sample_split_oba,
+    "BAO": sample_split_bao,
+}
