@@ -129,17 +129,18 @@ def sample_ams(
             if momentum is None:
                 momentum, beta = grad.clone(), torch.zeros_like(step)
             else:
-                curvature = _sample_norm(grad - grad_prev) / move_prev.clamp_min(tiny)
+                # grad_prev is replaced by grad below, so the difference is taken in its storage
+                curvature = _sample_norm(grad_prev.sub_(grad)) / move_prev.clamp_min(tiny)
                 ratio = step_prev * curvature
                 beta = ((1.0 - ratio) / (1.0 + ratio)).square_().clamp_(0.0, BETA_MAX)
-                momentum.mul_(beta).add_(grad * (1.0 - beta))
+                momentum.lerp_(grad, 1.0 - beta)  # m ← β·m + (1 − β)·G
             grad_prev = grad
             step_prev = step * (1.0 + beta).square()
-            displacement = momentum * step_prev
-            move_prev = _sample_norm(displacement)
+            move_prev = _sample_norm(momentum) * step_prev  # ‖Δ‖ with Δ = ã·m, ã > 0 per sample
             kappa = (1.0 + beta).square() if variance_preserving else 1.0
             noise_scale = (2.0 * step * kappa).sqrt_().mul_(s_noise * sigma)
-            x = x + displacement.mul_(sigma) + z.mul_(noise_scale)
+            x = torch.addcmul(x, momentum, step_prev * sigma).addcmul_(z, noise_scale)
+            del z
 
         denoised = run.denoise(x, i)
         run.report(i, x, denoised)
