@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+
 from momentum_samplers.sampling.params import Param, SamplerSpec
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -9,6 +9,7 @@ import inspect
 
 import pytest
 import torch
+
 from momentum_samplers.a1111 import naming
 from momentum_samplers.a1111.sampler import MOMENTUM_NOISE_KWARG
 from momentum_samplers.sampling import SAMPLER_SPECS

@@ -5,6 +5,7 @@ label, settable through the API path, validated when read."""
 from __future__ import annotations
 
 import pytest
+
 from momentum_samplers.a1111 import naming
 from momentum_samplers.a1111.settings import read_values, register_settings
 from momentum_samplers.sampling import SAMPLER_SPECS
