@@ -24,12 +24,10 @@ def widget(param: Param, gr: Any) -> tuple[Any, dict[str, Any] | None]:
         return gr.Checkbox, None
     if param.kind == "choice":
         return gr.Radio, {"choices": list(param.choices)}
-    if param.min is None or param.max is None:
+    if param.min is None or param.max is None or param.step is None:
         return gr.Number, ({"precision": 0} if param.kind == "int" else None)
-    step = param.step if param.step is not None else (1 if param.kind == "int" else 0.01)
-    low = param.min + step if param.min_open else param.min
-    high = param.max - step if param.max_open else param.max
-    return gr.Slider, {"minimum": low, "maximum": high, "step": step}
+    low, high = param.widget_range()
+    return gr.Slider, {"minimum": low, "maximum": high, "step": param.step}
 
 
 def option_info(spec: SamplerSpec, param: Param, shared: Any, gr: Any) -> Any:
