@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from ..sampling import SAMPLER_SPECS
+from ..sampling.noise import MOMENTUM_SEED_OFFSET
 from .settings import read_values, record_infotext
 
 
@@ -45,9 +46,6 @@ def rng_noise_sampler(p: Any) -> Callable[[Any, Any], torch.Tensor]:
 MOMENTUM_NOISE_KWARG = "momentum_noise_sampler"
 """The keyword through which a stochastic sampler may take its second (momentum) noise stream; passed
 only where the function accepts it."""
-
-MOMENTUM_SEED_OFFSET = 0x5EED
-
 
 def per_image_noise_sampler(x: torch.Tensor, seeds: list[int]) -> Callable[[Any, Any], torch.Tensor]:
     """Standard normal noise shaped like ``x``, image ``i`` drawn from its own CPU generator seeded
