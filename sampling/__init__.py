@@ -17,6 +17,7 @@ from .splitting import (
     sample_split_obab,
     sample_splitting,
 )
+from .unipc import sample_unipc_hb
 
 SAMPLERS = samplers()
 
@@ -41,5 +42,6 @@ __all__ = [
     "sample_split_oba",
     "sample_split_obab",
     "sample_splitting",
+    "sample_unipc_hb",
     "validate_params",
 ]

@@ -99,3 +99,18 @@ for _scheme, _description in _SPLITTING_DESCRIPTIONS.items():
 def samplers() -> dict[str, Callable]:
     """Name → function, in registration order."""
     return {name: spec.fn for name, spec in SAMPLER_SPECS.items()}
+
+# --- UniPC with heavy-ball momentum (spec/samplers.md §3, last paragraph) ------------------------------
+from .unipc import UNIPC_HB_PARAMS, sample_unipc_hb  # noqa: E402
+
+register(SamplerSpec(
+    name="unipc_hb",
+    label="UniPC HB",
+    fn=sample_unipc_hb,
+    params=UNIPC_HB_PARAMS,
+    family="momentum",
+    description=(
+        "UniPC (order-2 predictor + corrector, bh2) with heavy-ball momentum on both, each with its own "
+        "velocity: one model call per step."
+    ),
+))

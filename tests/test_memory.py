@@ -3,7 +3,8 @@ next latent (issue: sampling core, "Peak extra memory ≤ (history length + 2) l
 
 Measured with the benchmark's allocation tracker on a model that returns its input, so every latent
 counted is the sampler's own. History: PLMS-HB/NT keep k differences and a velocity, GHVB k velocities,
-DPM++2M-HB the previous D and a velocity. Stochastic samplers also hold their fresh noise draws.
+DPM++2M-HB the previous D and a velocity, UniPC-HB two model values and two velocities. Stochastic
+samplers also hold their fresh noise draws.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ HISTORY = {
     "plms_nt": lambda order: order + 1,
     "ghvb": lambda order: order,
     "dpmpp_2m_hb": lambda order: 2,
+    "unipc_hb": lambda order: 4,  # D_i, D_{i−1} and the predictor's and the corrector's velocities
 }
 # stochastic: (kept state, noise draws alive at once): momentum u / AMS's m and previous G
 STOCHASTIC = {"ams": (2, 2), **{name: (1, 2) for name in SAMPLER_SPECS if name.startswith("split_")}}
@@ -40,6 +42,11 @@ def test_multistep_memory_is_bounded_by_the_order(name, order):
 
 def test_dpmpp_2m_hb_memory():
     assert peak_latents("dpmpp_2m_hb", beta=0.8) <= HISTORY["dpmpp_2m_hb"](None) + 2 + 0.01
+
+
+@pytest.mark.parametrize("beta", [0.7, 1.0])
+def test_unipc_hb_memory(beta):
+    assert peak_latents("unipc_hb", beta=beta) <= HISTORY["unipc_hb"](None) + 2 + 0.01
 
 
 @pytest.mark.parametrize("name", sorted(STOCHASTIC))
