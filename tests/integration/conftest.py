@@ -98,6 +98,10 @@ def build_tiny_model(comfy_ns, family: str, seed: int = 0):
     with torch.no_grad():  # ComfyUI's ops skip initialisation: fill every parameter explicitly
         for p in base.diffusion_model.parameters():
             p.copy_(torch.randn(p.shape, generator=generator) * 0.02)
+        # an O(1) prediction: with ~0.02 outputs every sampler lands within ~1e-4 of every other, and
+        # a parity check between two samplers would prove nothing
+        for p in base.diffusion_model.out[2].parameters():
+            p.mul_(50.0)
     cpu = torch.device("cpu")
     patcher = comfy.model_patcher.ModelPatcher(base, load_device=cpu, offload_device=cpu)
     positive = [[torch.randn(1, 4, 16, generator=generator), {}]]
