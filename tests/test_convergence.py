@@ -13,7 +13,7 @@ import math
 import pytest
 import torch
 
-from momentum_samplers.sampling import sample_dpmpp_2m_hb, sample_ghvb, sample_plms_hb, sample_plms_nt
+from momentum_samplers.sampling import sample_dpmpp_2m_hb, sample_ghvb, sample_plms_hb, sample_plms_nt, sample_unipc_hb
 from momentum_samplers.testbed.gmm import AnalyticDenoiser, image_mixture
 from momentum_samplers.testbed.reference import reference_solution, rms_error
 
@@ -67,8 +67,10 @@ def test_ghvb_keeps_its_order_below_beta_1(problem, order):
         (sample_plms_hb, {"order": 2, "beta": 0.5}),
         (sample_plms_nt, {"order": 4, "beta": 0.8}),
         (sample_dpmpp_2m_hb, {"beta": 0.8}),
+        (sample_unipc_hb, {"beta": 0.9}),
+        (sample_unipc_hb, {"beta": 0.7}),
     ],
-    ids=["plms4_hb0.8", "plms2_hb0.5", "plms4_nt0.8", "dpmpp_2m_hb0.8"],
+    ids=["plms4_hb0.8", "plms2_hb0.5", "plms4_nt0.8", "dpmpp_2m_hb0.8", "unipc_hb0.9", "unipc_hb0.7"],
 )
 def test_heavy_ball_below_beta_1_is_first_order(problem, fn, params):
     assert slope(problem, fn, **params) == pytest.approx(1.0, abs=0.25)
@@ -78,14 +80,32 @@ def test_dpmpp_2m_hb_beta_1_is_second_order(problem):
     assert slope(problem, sample_dpmpp_2m_hb, beta=1.0) == pytest.approx(2.0, abs=0.25)
 
 
-def test_dpmpp_2m_hb_is_second_order_on_flow_latents():
-    """With the flow half-log-SNR (spec §4), from σ = 1 where λ = −inf."""
+def test_unipc_with_its_corrector_is_third_order_at_beta_1(problem):
+    """UniP-2 + UniC-2: order p + 1 with the corrector (UniPC paper); 2.90 measured (2.31, 2.62, 2.81
+    from 20 → 40 on: the UniC-1 warm-up step's O(h³) error fades slowly)."""
+    assert slope(problem, sample_unipc_hb, beta=1.0) == pytest.approx(3.0, abs=0.25)
+
+
+def flow_slope(fn, start: float, coarse: int, **params) -> float:
+    """The slope on flow latents (α = 1 − σ, spec §4), equal steps from ``start`` to σ = 0.1."""
     model = AnalyticDenoiser(image_mixture(shape=(1, 8, 8)), family="flow")
     x = torch.randn(8, 1, 8, 8, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     extra = {"classes": torch.arange(8) % 10, "cond_scale": 1.0}
-    reference = reference_solution(model, x, 1.0, 0.1, steps=2000, extra_args=extra)
+    reference = reference_solution(model, x, start, 0.1, steps=2000, extra_args=extra)
     errors = []
-    for n in (80, 160):
-        sigmas = torch.linspace(1.0, 0.1, n + 1, dtype=torch.float64)
-        errors.append(rms_error(sample_dpmpp_2m_hb(model, x, sigmas, extra_args=extra, disable=True, beta=1.0), reference))
-    assert math.log2(errors[0] / errors[1]) == pytest.approx(2.0, abs=0.25)
+    for n in (coarse, 2 * coarse):
+        sigmas = torch.linspace(start, 0.1, n + 1, dtype=torch.float64)
+        errors.append(rms_error(fn(model, x, sigmas, extra_args=extra, disable=True, **params), reference))
+    return math.log2(errors[0] / errors[1])
+
+
+def test_dpmpp_2m_hb_is_second_order_on_flow_latents():
+    """With the flow half-log-SNR (spec §4), from σ = 1 where λ = −inf."""
+    assert flow_slope(sample_dpmpp_2m_hb, 1.0, 80, beta=1.0) == pytest.approx(2.0, abs=0.25)
+
+
+@pytest.mark.parametrize("start, expected", [(0.9, 3.0), (1.0, 2.8)])
+def test_unipc_hb_on_flow_latents(start, expected):
+    """Third order from below σ = 1 (2.95 measured); from σ = 1, where λ = −inf and the warm-up step
+    is DDIM + the trapezoidal UniC-1, 2.8 (2.82, 2.79 at 80 → 160, 160 → 320)."""
+    assert flow_slope(sample_unipc_hb, start, 160, beta=1.0) == pytest.approx(expected, abs=0.25)

@@ -18,7 +18,6 @@ import torch
 
 from momentum_samplers.sampling import SAMPLER_SPECS, sample_unipc_hb
 from momentum_samplers.testbed.gmm import AnalyticDenoiser, image_mixture
-from momentum_samplers.testbed.reference import reference_solution, rms_error
 
 TOL = 1e-10
 
@@ -147,54 +146,7 @@ def test_registered_after_every_other_sampler():
     assert spec.nfe_per_step == 1 and not spec.stochastic
 
 
-# --- measured convergence order (same problem as tests/test_convergence.py) ---------------------------
-
-SIGMA_MAX, SIGMA_MIN = 10.0, 1.0
-
-
-@pytest.fixture(scope="module")
-def problem():
-    model = AnalyticDenoiser(image_mixture(shape=(1, 8, 8)))
-    x = torch.randn(8, 1, 8, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * SIGMA_MAX
-    extra = {"classes": torch.arange(8) % 10, "cond_scale": 1.0}
-    reference = reference_solution(model, x, SIGMA_MAX, SIGMA_MIN, steps=2000, extra_args=extra)
-    return model, x, extra, reference
-
-
-def slope(problem, beta, coarse, fine=None):
-    model, x, extra, reference = problem
-    errors = []
-    for n in (coarse, fine or 2 * coarse):
-        sigmas = torch.linspace(SIGMA_MAX, SIGMA_MIN, n + 1, dtype=torch.float64)
-        errors.append(rms_error(sample_unipc_hb(model, x, sigmas, extra_args=extra, disable=True, beta=beta), reference))
-    return math.log2(errors[0] / errors[1])
-
-
-def test_unipc_with_corrector_is_third_order_at_beta_1(problem):
-    """UniP-2 + UniC-2 (paper: order p + 1 with the corrector); measured 2.90 at 160 → 320 steps
-    (2.31, 2.62, 2.81 from 20 → 40 on: the UniC-1 warm-up step's O(h³) error fades slowly)."""
-    assert slope(problem, 1.0, 160) == pytest.approx(3.0, abs=0.25)
-
-
-@pytest.mark.parametrize("beta", [0.9, 0.7])
-def test_heavy_ball_below_beta_1_is_first_order(problem, beta):
-    assert slope(problem, beta, 160) == pytest.approx(1.0, abs=0.25)
-
-
-@pytest.mark.parametrize("start, expected", [(0.9, 3.0), (1.0, 2.8)])
-def test_flow_latents_in_the_flow_half_log_snr(start, expected):
-    """Flow latents (α = 1 − σ, spec §4): third order from below σ = 1 (2.95 measured); from σ = 1,
-    where λ = −inf and the warm-up step is DDIM + the trapezoidal UniC-1, 2.8 (2.82, 2.79 at 80 → 160,
-    160 → 320)."""
-    model = AnalyticDenoiser(image_mixture(shape=(1, 8, 8)), family="flow")
-    x = torch.randn(8, 1, 8, 8, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    extra = {"classes": torch.arange(8) % 10, "cond_scale": 1.0}
-    reference = reference_solution(model, x, start, 0.1, steps=2000, extra_args=extra)
-    errors = []
-    for n in (160, 320):
-        sigmas = torch.linspace(start, 0.1, n + 1, dtype=torch.float64)
-        errors.append(rms_error(sample_unipc_hb(model, x, sigmas, extra_args=extra, disable=True, beta=1.0), reference))
-    assert math.log2(errors[0] / errors[1]) == pytest.approx(expected, abs=0.25)
+# The measured convergence orders are in tests/test_convergence.py, beside the other samplers'.
 
 
 def test_flow_first_step_from_sigma_1_is_ddim():
