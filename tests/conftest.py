@@ -23,7 +23,7 @@ def _one_thread_and_float64_default():
 
 @pytest.fixture(scope="session")
 def kdiff():
-    """The real k-diffusion ``sampling`` module (PyPI k-diffusion 0.1.1.post1)."""
+    """The real k-diffusion ``sampling`` module (the published k-diffusion 0.1.1.post1)."""
     from momentum_samplers.testbed.kdiffusion import load_k_diffusion_sampling
 
     return load_k_diffusion_sampling()
