@@ -90,6 +90,18 @@ GHVB_PARAMS: tuple[Param, ...] = (
 )
 
 
+def heavy_ball(velocity: torch.Tensor | None, tensors: Sequence[torch.Tensor], weights: Sequence[float], beta: float) -> torch.Tensor:
+    """v ← (1 − β)·v + β·Σ_k w_k·T_k accumulated in place into v (the sampler's own tensor, never a
+    model output), so the combination never becomes a latent of its own; v = Σ_k w_k·T_k in a new
+    tensor on the first step, which is not damped (spec §1: v_0 = p_0)."""
+    if velocity is None:
+        return _combine(tensors, weights, 1.0)
+    velocity.mul_(1.0 - beta)
+    for t, w in zip(tensors, weights, strict=True):
+        velocity.add_(t, alpha=beta * w)
+    return velocity
+
+
 def _plms_momentum(
     model: Callable,
     x: torch.Tensor,
@@ -122,16 +134,12 @@ def _plms_momentum(
         differences.appendleft((torch.sub(x, denoised), 1.0 / sigma))
         weights = [c * inv_sigma for c, (_, inv_sigma) in zip(AB_COEFFS[len(differences)], differences, strict=True)]
         h = sigma_next - sigma
-        if velocity is None:  # v_0 = p_0: the first step is not damped
-            velocity = _combine([d for d, _ in differences], weights, 1.0)
+        tensors = [d for d, _ in differences]
+        if velocity is None or not nesterov:  # v ← (1 − β)·v + β·p
+            velocity = heavy_ball(velocity, tensors, weights, b)
             x = torch.add(x, velocity, alpha=h)
-        elif not nesterov:  # v ← (1 − β)·v + β·p, accumulated straight into v (no p latent)
-            velocity.mul_(1.0 - b)
-            for w, (d, _) in zip(weights, differences, strict=True):
-                velocity.add_(d, alpha=b * w)
-            x = torch.add(x, velocity, alpha=h)
-        else:  # x ← x + h·((1 − β)·v + β·p), written into p's storage
-            direction = _combine([d for d, _ in differences], weights, 1.0)
+        else:  # Nesterov: x ← x + h·((1 − β)·v + β·p), written into p's storage
+            direction = _combine(tensors, weights, 1.0)
             velocity.lerp_(direction, b)
             x = torch.add(x, direction, alpha=h * b, out=direction).add_(velocity, alpha=h * (1.0 - b))
     return x

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import torch
 
 from .common import Run, half_log_snr
+from .multistep import heavy_ball
 from .params import Param, beta_param, validate_params
 
 UNIPC_HB_PARAMS: tuple[Param, ...] = (beta_param(0.7),)
@@ -45,26 +46,6 @@ def unic_weights(h: float, q: float | None) -> tuple[float, float]:
     b1, b2 = phi_ratios(h)
     rho1 = q * (b1 - b2) / (1.0 + q)  # (b_1 − b_2)/(1 − r)
     return q * rho1, b1 - rho1  # ρ_1·D1 with D1 = (D_{i−1} − D_i)/r = q·(D_i − D_{i−1}); ρ_2 = b_1 − ρ_1
-
-
-def _combine(terms: list[tuple[torch.Tensor, float]]) -> torch.Tensor:
-    """Σ_k w_k·T_k in a new tensor, one pass per term."""
-    (first, w), *rest = terms
-    out = first * w
-    for t, w in rest:
-        out.add_(t, alpha=w)
-    return out
-
-
-def _heavy_ball(velocity: torch.Tensor | None, terms: list[tuple[torch.Tensor, float]], beta: float) -> torch.Tensor:
-    """v ← (1 − β)·v + β·Σ_k w_k·T_k, accumulated in place into v (this sampler's own tensor, never a
-    model output); v = Σ_k w_k·T_k in a new tensor on the first step (not damped)."""
-    if velocity is None:
-        return _combine(terms)
-    velocity.mul_(1.0 - beta)
-    for t, w in terms:
-        velocity.add_(t, alpha=beta * w)
-    return velocity
 
 
 @torch.no_grad()
@@ -122,11 +103,12 @@ def sample_unipc_hb(
             if pending:  # UniC for the step i−1 → i
                 q = None if old_denoised is None else _ratio(h_last, h_before)
                 a, c = unic_weights(h_last, q)
-                terms = [(denoised, 1.0 + a - c), (new, c)]
+                tensors, weights = [denoised, new], [1.0 + a - c, c]
                 if a != 0.0:
-                    terms.append((old_denoised, -a))
-                velocity_c = _heavy_ball(velocity_c, terms, beta)
-                del terms
+                    tensors.append(old_denoised)
+                    weights.append(-a)
+                velocity_c = heavy_ball(velocity_c, tensors, weights, beta)
+                del tensors
                 old_denoised = None  # D_{i−2} is done with: freed before the corrected x is made
                 x = torch.add(x, velocity_c, alpha=step_weight).sub_(velocity_p, alpha=step_weight)
                 pending = False
@@ -140,9 +122,10 @@ def sample_unipc_hb(
             continue
         h = lambdas[i + 1] - lambdas[i]
         half_q = 0.0 if old_denoised is None else 0.5 * _ratio(h, h_before)
-        terms = [(denoised, 1.0)] if half_q == 0.0 else [(denoised, 1.0 + half_q), (old_denoised, -half_q)]
-        velocity_p = _heavy_ball(velocity_p, terms, beta)
-        del terms
+        if half_q == 0.0:
+            velocity_p = heavy_ball(velocity_p, [denoised], [1.0], beta)
+        else:
+            velocity_p = heavy_ball(velocity_p, [denoised, old_denoised], [1.0 + half_q, -half_q], beta)
         step_weight = -run.alpha(i + 1) * math.expm1(-h)  # α_{i+1}·(1 − e^{−h})
         x = (x * (sigma_next / sigma)).add_(velocity_p, alpha=step_weight)
         h_last = h
