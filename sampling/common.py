@@ -66,6 +66,13 @@ def half_log_snr(sigma: float, family: str) -> float:
     return math.log(a) - math.log(sigma)
 
 
+def step_ratio(h: float, h_prev: float) -> float:
+    """h/h_prev for multistep exponential integrators (DPM-Solver++ 2M, UniPC): 0 when there is no
+    usable previous step (none yet, NaN, or one from λ = −inf, flow at σ = 1), which makes their
+    correction first order."""
+    return h / h_prev if math.isfinite(h_prev) else 0.0
+
+
 def check_sigmas(sigmas: torch.Tensor, family: str) -> list[float]:
     """Validate a noise schedule and return it as Python floats (one device sync per run).
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from .common import Run, half_log_snr
+from .common import Run, half_log_snr, step_ratio
 from .params import Param, beta_param, validate_params
 
 DPMPP_2M_HB_PARAMS: tuple[Param, ...] = (beta_param(0.8),)
@@ -53,8 +53,7 @@ def sample_dpmpp_2m_hb(
             x = denoised
             continue
         h = lambdas[i + 1] - lambdas[i]
-        # 1/(2r) → 0 when the previous step came from λ = −inf (flow at σ = 1)
-        half_inv_r = h / (2 * h_last) if math.isfinite(h_last) else 0.0
+        half_inv_r = 0.5 * step_ratio(h, h_last)  # 1/(2r), r = h_{i−1}/h_i
         if old_denoised is None or half_inv_r == 0.0:
             corrected = denoised
         else:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import torch
 
-from .common import Run, half_log_snr
+from .common import Run, half_log_snr, step_ratio
 from .multistep import heavy_ball
 from .params import Param, beta_param, validate_params
 
@@ -101,7 +101,7 @@ def sample_unipc_hb(
         if pending or denoised is None:
             new = run.denoise(x, i)  # D̃_i at the predicted x̃_i
             if pending:  # UniC for the step i−1 → i
-                q = None if old_denoised is None else _ratio(h_last, h_before)
+                q = None if old_denoised is None else step_ratio(h_last, h_before)
                 a, c = unic_weights(h_last, q)
                 tensors, weights = [denoised, new], [1.0 + a - c, c]
                 if a != 0.0:
@@ -121,7 +121,7 @@ def sample_unipc_hb(
             x = denoised
             continue
         h = lambdas[i + 1] - lambdas[i]
-        half_q = 0.0 if old_denoised is None else 0.5 * _ratio(h, h_before)
+        half_q = 0.0 if old_denoised is None else 0.5 * step_ratio(h, h_before)
         if half_q == 0.0:
             velocity_p = heavy_ball(velocity_p, [denoised], [1.0], beta)
         else:
@@ -132,7 +132,3 @@ def sample_unipc_hb(
         pending = i + 1 < run.n_steps  # a model call at σ_{i+1} follows: it corrects this step
     return x
 
-
-def _ratio(h: float, h_prev: float) -> float:
-    """q = h/h_prev, 0 when the previous step came from λ = −inf (flow at σ = 1)."""
-    return h / h_prev if math.isfinite(h_prev) else 0.0
