@@ -1,4 +1,4 @@
-"""Installer hook: the pack needs nothing beyond what the host already has (spec/hosts.md §7, §9).
+"""Installer hook: the pack needs nothing beyond what the host already has.
 
 AUTOMATIC1111 runs ``python install.py`` at every start; ComfyUI-Manager runs it too. Outside A1111
 (no ``launch`` module) it exits at once; inside, there is nothing to install either.

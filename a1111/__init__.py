@@ -1,4 +1,4 @@
-"""AUTOMATIC1111 / Forge / reForge adapter (spec/hosts.md §7 and §9).
+"""AUTOMATIC1111 / Forge / reForge adapter (see docs/hosts.md).
 
 ``scripts/momentum_samplers_a1111.py`` loads this folder as the package ``momentum_samplers`` and
 calls :func:`install`, which registers every sampler of ``sampling.SAMPLER_SPECS`` in the host's

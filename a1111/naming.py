@@ -1,6 +1,5 @@
 """The names the A1111 family sees: sampler labels and aliases, option keys, setting labels and
-infotext labels, all derived from the registry (spec/hosts.md §7 "Sampler parameters, settings and
-infotext").
+infotext labels, all derived from the registry (see docs/hosts.md).
 
 These strings are a permanent contract: option keys live in users' ``config.json`` and API calls,
 infotext labels in every PNG made with our samplers. They derive from the registry's stable names
@@ -63,11 +62,28 @@ def accepts_noise_sampler(spec: SamplerSpec) -> bool:
         return False
 
 
+TUNED_SCHEDULE = "karras"
+"""The host scheduler every sampler's defaults were tuned on: the test beds and benchmarks run SD's
+Karras σ grid (ρ = 7), as the host's own DPM++ 2M does under "Schedule type: Automatic"."""
+
+
+def default_schedule(spec: SamplerSpec) -> str | None:
+    """The scheduler the host uses for this sampler when the user leaves "Schedule type: Automatic"
+    (a name of the host's ``sd_schedulers``); a spec may name its own (``None``: the host's default,
+    Uniform)."""
+    return getattr(spec, "default_schedule", TUNED_SCHEDULE)
+
+
 def sampler_options(spec: SamplerSpec) -> dict[str, Any]:
-    """The ``SamplerData.options`` the host reads (spec/hosts.md §7 "options keys"):
-    ``second_order`` where a step costs two model calls (progress total ×2), ``brownian_noise`` for
-    stochastic samplers, so the host passes a seeded, batch-size-independent ``noise_sampler``."""
+    """The ``SamplerData.options`` the host reads: ``scheduler``,
+    the schedule "Automatic" resolves to (and that an infotext's "Schedule type" turns back into
+    "Automatic"); ``second_order`` where a step costs two model calls (progress total ×2);
+    ``brownian_noise`` for stochastic samplers, so the host passes a seeded, batch-size-independent
+    ``noise_sampler``."""
     options: dict[str, Any] = {}
+    schedule = default_schedule(spec)
+    if schedule is not None:
+        options["scheduler"] = schedule
     if spec.nfe_per_step >= 2:
         options["second_order"] = True
     if spec.stochastic and accepts_noise_sampler(spec):

@@ -1,5 +1,5 @@
 """Sampler parameters as host settings, read back per generation and written into infotext
-(spec/hosts.md §7 "Sampler parameters, settings and infotext").
+(see docs/hosts.md).
 
 Every parameter of every registered sampler becomes one ``shared.opts`` option, registered at script
 import (``on_ui_settings`` never runs under ``--nowebui``, so an option added there is missing from the
@@ -9,12 +9,15 @@ PNG's parameters map back onto it when pasted ("Send to txt2img", PNG Info, the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..sampling import SAMPLER_SPECS
 from ..sampling.params import Param, SamplerSpec
 from .naming import SETTINGS_CATEGORY, SETTINGS_SECTION, infotext_label, option_key, setting_label
+
+log = logging.getLogger("momentum_samplers")
 
 
 def widget(param: Param, gr: Any) -> tuple[Any, dict[str, Any] | None]:
@@ -30,10 +33,35 @@ def widget(param: Param, gr: Any) -> tuple[Any, dict[str, Any] | None]:
     return gr.Slider, {"minimum": low, "maximum": high, "step": param.step}
 
 
+def checked_value(spec: SamplerSpec, param: Param, raw: Any) -> Any:
+    """``raw`` as the sampler takes it, or ``ValueError`` naming the setting, its key and valid range."""
+    try:
+        return param.validate(raw)
+    except ValueError:
+        raise ValueError(
+            f"setting '{setting_label(spec, param)}' ({option_key(spec, param)}) = {raw!r} is out of range: "
+            f"expected {param.range_text()}"
+        ) from None
+
+
+def validator(spec: SamplerSpec, param: Param, opts: Any) -> Callable[[], None]:
+    """The option's ``onchange``: the host's ``Options.set`` (Settings, ``POST /sdapi/v1/options``) calls
+    it right after storing a value, and on an exception prints it, puts the old value back and reports
+    the option unchanged, so a bad value is never kept or saved. ``override_settings`` skips
+    ``onchange``; there :func:`read_values` stops the generation with the same message."""
+    key = option_key(spec, param)
+
+    def check() -> None:
+        checked_value(spec, param, opts.data.get(key, param.default))
+
+    return check
+
+
 def option_info(spec: SamplerSpec, param: Param, shared: Any, gr: Any) -> Any:
     """The host ``OptionInfo`` of one parameter, in the host's "Sampler parameters" section."""
     component, args = widget(param, gr)
-    kwargs = {"section": SETTINGS_SECTION, "infotext": infotext_label(spec, param)}
+    kwargs = {"section": SETTINGS_SECTION, "infotext": infotext_label(spec, param),
+              "onchange": validator(spec, param, shared.opts)}
     try:
         info = shared.OptionInfo(param.default, setting_label(spec, param), component, args,
                                  category_id=SETTINGS_CATEGORY, **kwargs)
@@ -44,7 +72,9 @@ def option_info(spec: SamplerSpec, param: Param, shared: Any, gr: Any) -> Any:
 
 def register_settings(specs: Iterable[SamplerSpec] | None = None) -> list[str]:
     """Add an option for every parameter of ``specs`` (default: the whole registry) to
-    ``shared.opts``; adding again replaces the description and keeps the user's value. Returns the keys."""
+    ``shared.opts``; adding again replaces the description and keeps the user's value, unless that value
+    is out of range (a config file written by hand or by an older version): then the default is used,
+    with a warning. Returns the keys."""
     import gradio as gr
     from modules import shared
 
@@ -53,6 +83,12 @@ def register_settings(specs: Iterable[SamplerSpec] | None = None) -> list[str]:
         for param in spec.params:
             key = option_key(spec, param)
             shared.opts.add_option(key, option_info(spec, param, shared, gr))
+            if key in shared.opts.data:
+                try:
+                    checked_value(spec, param, shared.opts.data[key])
+                except ValueError as e:
+                    log.warning("Momentum Samplers: %s; using the default %r", e, param.default)
+                    shared.opts.data[key] = param.default
             keys.append(key)
     return keys
 
@@ -60,18 +96,8 @@ def register_settings(specs: Iterable[SamplerSpec] | None = None) -> list[str]:
 def read_values(spec: SamplerSpec, opts: Any) -> dict[str, Any]:
     """The sampler's keyword arguments from the current settings (``override_settings`` included),
     validated; a bad value raises ``ValueError`` naming the setting and its valid range."""
-    values = {}
-    for param in spec.params:
-        key = option_key(spec, param)
-        raw = getattr(opts, key, param.default)
-        try:
-            values[param.name] = param.validate(raw)
-        except ValueError:
-            raise ValueError(
-                f"setting '{setting_label(spec, param)}' ({key}) = {raw!r} is out of range: "
-                f"expected {param.range_text()}"
-            ) from None
-    return values
+    return {param.name: checked_value(spec, param, getattr(opts, option_key(spec, param), param.default))
+            for param in spec.params}
 
 
 def record_infotext(p: Any, spec: SamplerSpec, values: dict[str, Any]) -> None:

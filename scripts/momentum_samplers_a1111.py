@@ -1,4 +1,4 @@
-"""Momentum Samplers: AUTOMATIC1111 / Forge / reForge entry point (spec/hosts.md §7, §9).
+"""Momentum Samplers: AUTOMATIC1111 / Forge / reForge entry point.
 
 The host loads this file as a loose module with the extension folder on ``sys.path``. It loads that
 folder as the package ``momentum_samplers`` (without the ComfyUI entry point, and so that no generic

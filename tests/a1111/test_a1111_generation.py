@@ -1,7 +1,7 @@
 """A generation through the host's own call path (``process_images`` → ``create_sampler`` →
 ``KDiffusionSampler.sample`` → ``initialize``) on a toy model: our function runs with the settings as
 keyword arguments, the infotext carries them and pasting it back reproduces the image, flow models are
-detected per host, and stochastic samplers get seeded, batch-consistent noise (spec/hosts.md §7)."""
+detected per host, and stochastic samplers get seeded, batch-consistent noise."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def other_value(param: Param):
         return next(c for c in param.choices if c != param.default)
     if param.kind == "int":
         return param.min if param.default != param.min else param.max
-    low = param.min + param.step if param.min_open else param.min
+    low = param.widget_range()[0]
     value = round((low + param.default) / 2, 2)
     return value if value != param.default else round((param.default + param.max) / 2, 2)
 

@@ -1,5 +1,5 @@
 """The names the A1111 family sees are derived from the registry, valid for the host's parsers, unique,
-and frozen (spec/hosts.md §7): option keys sit in users' config.json, infotext labels in their PNGs."""
+and frozen: option keys sit in users' config.json, infotext labels in their PNGs."""
 
 from __future__ import annotations
 
@@ -67,13 +67,14 @@ def test_options_follow_the_spec():
         return x
 
     p = (Param("beta", "float", 0.5, "beta", "", 0.0, 1.0, 0.01),)
+    schedule = {"scheduler": naming.TUNED_SCHEDULE}
     plain = SamplerSpec("a", "A", fn, p, "", "x")
-    assert naming.sampler_options(plain) == {}
+    assert naming.sampler_options(plain) == schedule
     two = SamplerSpec("b", "B", fn, p, "", "x", nfe_per_step=2, stochastic=True)
-    assert naming.sampler_options(two) == {"second_order": True, "brownian_noise": True}
+    assert naming.sampler_options(two) == {**schedule, "second_order": True, "brownian_noise": True}
     # the host passes noise_sampler= whenever brownian_noise is set: only where the function takes it
     odd = SamplerSpec("c", "C", fn_without_noise_sampler, p, "", "x", stochastic=True)
-    assert naming.sampler_options(odd) == {}
+    assert naming.sampler_options(odd) == schedule
     for spec in SAMPLER_SPECS.values():
         options = naming.sampler_options(spec)
         assert options.get("second_order", False) == (spec.nfe_per_step >= 2)

@@ -1,4 +1,4 @@
-"""Registration in the host's sampler list (spec/hosts.md §7 "Registration recipe"): every registry
+"""Registration in the host's sampler list (see docs/hosts.md): every registry
 sampler, by a callable of ours, idempotent across script reloads, Forge's add_sampler where it
 exists, nothing of the host's shadowed, and no generic module name left in sys.modules."""
 
@@ -82,7 +82,7 @@ def test_labels_survive_the_hosts_scheduler_suffix_parsing(host):
     host.load_script()
     for spec in SAMPLER_SPECS.values():
         assert host.sd_samplers.get_sampler_and_scheduler(spec.label, None)[0] == spec.label
-        assert host.sd_samplers.get_sampler_and_scheduler(f"{spec.label} Karras", None) == (spec.label, "Karras")
+        assert host.sd_samplers.get_sampler_and_scheduler(f"{spec.label} Exponential", None) == (spec.label, "Exponential")
 
 
 def test_a_taken_label_or_alias_is_never_shadowed(a1111, caplog):
@@ -102,7 +102,7 @@ def test_a_taken_label_or_alias_is_never_shadowed(a1111, caplog):
 def test_new_registry_samplers_are_picked_up(host, toy_sde):
     host.load_script()
     data = host.sd_samplers.all_samplers_map["Toy SDE"]
-    assert data.options == {"second_order": True, "brownian_noise": True}
+    assert data.options == {"scheduler": naming.TUNED_SCHEDULE, "second_order": True, "brownian_noise": True}
     assert data.total_steps(10) == 20
 
 

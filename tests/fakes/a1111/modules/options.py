@@ -2,6 +2,8 @@
 
 from types import SimpleNamespace
 
+from modules import errors
+
 cmd_opts = SimpleNamespace(freeze_settings=False, freeze_settings_in_sections=None,
                            freeze_specific_settings=None, hide_ui_dir_config=False)
 
@@ -88,7 +90,12 @@ class Options:
         except RuntimeError:
             return False
         if run_callbacks and option.onchange is not None:
-            option.onchange()
+            try:
+                option.onchange()
+            except Exception as e:
+                errors.display(e, f"changing setting {key} to {value}")
+                setattr(self, key, oldval)
+                return False
         return True
 
     def get_default(self, key):

@@ -14,6 +14,7 @@ from modules.shared import opts
 @dataclasses.dataclass
 class StableDiffusionProcessing:
     sampler_name: str = "Euler"
+    scheduler: str = None
     steps: int = 10
     cfg_scale: float = 7.0
     seed: int = 1

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import torch
 
-from modules import sd_samplers_common, shared
+from modules import sd_samplers_common, sd_schedulers, shared
 
 
 def sample_euler(model, x, sigmas, extra_args=None, callback=None, disable=None):
@@ -83,9 +83,18 @@ class KDiffusionSampler(sd_samplers_common.Sampler):
         self.model_wrap = self.model_wrap_cfg.inner_model
 
     def get_sigmas(self, p, steps):
+        scheduler_name = p.scheduler or 'Automatic'
+        if scheduler_name == 'Automatic':
+            scheduler_name = self.config.options.get('scheduler', None)
+        scheduler = sd_schedulers.schedulers_map.get(scheduler_name)
         if p.sampler_noise_scheduler_override:
             return p.sampler_noise_scheduler_override(steps)
-        return self.model_wrap.get_sigmas(steps)
+        if scheduler is None or scheduler.function is None:
+            return self.model_wrap.get_sigmas(steps)
+        if scheduler.label != 'Automatic':
+            p.extra_generation_params["Schedule type"] = scheduler.label
+        sigma_min, sigma_max = self.model_wrap.sigmas[0].item(), self.model_wrap.sigmas[-1].item()
+        return scheduler.function(n=steps, sigma_min=sigma_min, sigma_max=sigma_max, device='cpu')
 
     def sample(self, p, x, conditioning, unconditional_conditioning, steps=None, image_conditioning=None):
         steps = steps or p.steps

@@ -4,6 +4,8 @@ sampler label."""
 
 import dataclasses
 
+import torch
+
 
 @dataclasses.dataclass
 class Scheduler:
@@ -29,5 +31,17 @@ _NAMES = [
     ('karras dynamic', 'Karras Dynamic'),
 ]
 
-schedulers = [Scheduler(name, label, aliases=["SGMUniform"] if name == "sgm_uniform" else None) for name, label in _NAMES]
+
+
+def get_sigmas_karras(n, sigma_min, sigma_max, rho=7.0, device='cpu'):
+    ramp = torch.linspace(0, 1, n, device=device)
+    min_inv_rho = sigma_min ** (1 / rho)
+    max_inv_rho = sigma_max ** (1 / rho)
+    sigmas = (max_inv_rho + ramp * (min_inv_rho - max_inv_rho)) ** rho
+    return torch.cat([sigmas, sigmas.new_zeros([1])])
+
+
+_FUNCTIONS = {'karras': get_sigmas_karras}  # 'automatic' and 'uniform' have none: model_wrap.get_sigmas
+schedulers = [Scheduler(name, label, function=_FUNCTIONS.get(name), default_rho=7.0 if name == 'karras' else -1,
+                        aliases=["SGMUniform"] if name == "sgm_uniform" else None) for name, label in _NAMES]
 schedulers_map = {**{x.name: x for x in schedulers}, **{x.label: x for x in schedulers}}
