@@ -1,15 +1,31 @@
-"""Benchmarks (scripts, not timed tests): ``python benchmark.py core`` (overhead, memory, accuracy and
-divergence of the deterministic samplers) or ``python benchmark.py stochastic`` (distribution
-distance and spread vs NFE of the stochastic samplers)."""
+"""Benchmarks (scripts, not timed tests):
+
+- ``python benchmark.py core``: overhead, memory, accuracy and divergence of the deterministic samplers;
+- ``python benchmark.py stochastic``: distribution distance and spread vs NFE of the stochastic samplers;
+- ``python benchmark.py allround [--bed analytic|learned|both] [--quick] [--extra MODULE:FUNCTION]``:
+  the ranking of every deterministic sampler over many schedules, guidances and NFEs, on the analytic
+  and the learned test bed, against ComfyUI's own samplers when ``COMFYUI_PATH`` names a checkout;
+- ``python benchmark.py train-learned``: rebuild the learned test bed's weights
+  (testbed/learned_digits.safetensors) deterministically.
+"""
 
 import argparse
 import importlib
 import runpy
+import sys
 from pathlib import Path
 
 if __name__ == "__main__":
     runpy.run_path(str(Path(__file__).resolve().parent / "_package.py"))["load_package"]()
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("which", choices=["core", "stochastic"])
-    args = parser.parse_args()
-    importlib.import_module(f"momentum_samplers.testbed.bench_{args.which}").main()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("which", choices=["core", "stochastic", "allround", "train-learned"])
+    args, rest = parser.parse_known_args()
+    if args.which == "allround":
+        importlib.import_module("momentum_samplers.testbed.bench_allround").main(rest)
+    elif args.which == "train-learned":
+        importlib.import_module("momentum_samplers.testbed.learned").main()
+    else:
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        importlib.import_module(f"momentum_samplers.testbed.bench_{args.which}").main()
+    sys.exit(0)
