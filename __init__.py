@@ -4,11 +4,14 @@ Inside ComfyUI this package registers the samplers in the stock sampler lists an
 Imported anywhere else (tests, tools) it does nothing and needs no host.
 
 ComfyUI imports ``comfy.samplers`` before it loads custom nodes, so its presence in ``sys.modules``
-is how this file knows it is being loaded by ComfyUI (spec/hosts.md §9: detect the host by what
-loads the entry file, never by probing imports). The nodes are V3 nodes returned by
+is how this file knows it is being loaded by ComfyUI: the host is detected by what loads the entry
+file, never by probing imports (docs/hosts.md#loading). The nodes are V3 nodes returned by
 ``comfy_entrypoint`` (ComfyUI ≥ 0.3.48); no ``NODE_CLASS_MAPPINGS`` is exported, since that would
-shadow the entry point (spec/hosts.md §3). Relative imports only: ComfyUI has its own top-level
+shadow the entry point (docs/hosts.md#v3). Relative imports only: ComfyUI has its own top-level
 ``nodes`` module.
+
+``WEB_DIRECTORY`` is served by ComfyUI at ``/extensions/<this folder's name>/``; its ``docs/`` holds
+a help page per node, which the front end shows (docs/hosts.md#help-pages).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import logging
 import sys
 
 _log = logging.getLogger(__name__)
+
+WEB_DIRECTORY = "./web"
 
 
 def _loaded_by_comfyui() -> bool:
