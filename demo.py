@@ -1,6 +1,9 @@
 """Run the main job on the built-in default (no downloads, no GPU): ``python demo.py [--guidance W]``.
 
-Every sampler on the analytic guided model; prints a table, writes out/demo.png and out/demo.json.
+The stock samplers and ours on the analytic guided model; prints a table and writes pictures to
+out/: grid.png (rendered samples vs steps), error_w1.png / error_w7.5.png / error_w15.png and
+help/<sampler>.png. ``--publish`` copies them to docs/images/ and web/docs/, where the README and
+the node help pages embed them.
 """
 
 import argparse
@@ -8,11 +11,13 @@ import runpy
 from pathlib import Path
 
 if __name__ == "__main__":
-    runpy.run_path(str(Path(__file__).resolve().parent / "_package.py"))["load_package"]()
+    root = Path(__file__).resolve().parent
+    runpy.run_path(str(root / "_package.py"))["load_package"]()
     from momentum_samplers.testbed.demo import main
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--guidance", type=float, default=12.0, help="classifier-free guidance scale")
+    parser.add_argument("--guidance", type=float, default=15.0, help="classifier-free guidance of the grid and table")
     parser.add_argument("--out", default="out", help="output folder")
+    parser.add_argument("--publish", action="store_true", help="also copy the figures to docs/images/ and web/docs/")
     args = parser.parse_args()
-    main(args.out, args.guidance)
+    main(args.out, args.guidance, publish_to=root if args.publish else None)
