@@ -12,9 +12,10 @@ cell's best error of all samplers, summarised as the geometric mean over the cel
   guidance 1, 3, 7.5 and 15, NFE 5, 6, 8, 10, 15, 20, 30.
 - Equal calls: each sampler gets the most steps whose counted model calls do not exceed the cell's NFE
   (so a sampler with two calls per step gets about half the steps); ``calls`` in the CSV is what it used.
-- Error: mean per-sample RMS difference to the exact solution: RK4 in log σ (65 steps per unit of
-  log σ) from the same first latent to the schedule's last σ > 0, then the final denoise D(x; σ_last),
-  as every sampler ends with a step to σ = 0.
+- Error (float32 latents, as in the hosts): mean per-sample RMS difference to the exact solution: RK4
+  in float64 in log σ (65 steps per unit of log σ) from the same first latent to the last σ > 0 of the
+  σ's the sampler was given, then the final denoise D(x; σ_last), as every sampler ends with a step
+  to σ = 0.
 - Burn: percent of values beyond the data range (analytic: the 99.9 % quantile of |x0|; learned: |x| > 3,
   three times the data range) next to the exact solution's; a cell burns when the share exceeds 1.5×
   (analytic) or 2× (learned) the exact one's by more than 0.1 percentage points.
@@ -334,7 +335,9 @@ def steps_for(host, cand, bed, group, ms, nfe, noise, extra, cache: dict) -> int
 def measure(bed: Bed, host, candidates: list[Candidate], log: Callable[[str], None] = print) -> list[dict]:
     """One row per (cell, sampler), plus one "exact" row per cell with the reference's burn share."""
     g = torch.Generator().manual_seed(1)
-    noise = torch.randn(bed.samples, *bed.shape, generator=g, dtype=torch.float64)
+    # float32 latents as the hosts use (ComfyUI's uni_pc and sa_solver refuse float64 with float32 σ's);
+    # the reference is solved in float64
+    noise = torch.randn(bed.samples, *bed.shape, generator=g, dtype=torch.float64).float()
     classes = torch.arange(bed.samples) % bed.n_classes
     rows: list[dict] = []
     cache: dict = {}
@@ -357,7 +360,7 @@ def measure(bed: Bed, host, candidates: list[Candidate], log: Callable[[str], No
                 if steps is not None:
                     plan[cand.name, nfe] = (steps, _sigmas(host, cand, group, ms, steps))
         sigma0 = float(host.base_sigmas(group.schedule, ms, bed.nfes[0])[0])
-        x_init = host.first_latent(ms, sigma0, noise)
+        x_init = host.first_latent(ms, sigma0, noise).double()
         # the reference ends at the last σ > 0 of the plain schedule at each NFE's step count
         levels = {nfe: _last_level(host.base_sigmas(group.schedule, ms, nfe)) for nfe in bed.nfes}
         for value in plan.values():
