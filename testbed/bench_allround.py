@@ -254,7 +254,7 @@ class ComfyHost:
             kwargs = {**cand.kwargs, **({"model_family": family} if cand.pass_family else {})}
             ksampler = self.comfy.samplers.KSAMPLER(cand.sampler, extra_options=kwargs)
         guider = _Guider(model, ms, extra["classes"], extra["cond_scale"])
-        return ksampler.sample(guider, sigmas, {"model_options": {}, "seed": SEED}, None, noise.clone(),
+        return ksampler.sample(guider, sigmas, {"model_options": {}, "seed": extra.get("seed", SEED)}, None, noise.clone(),
                                latent_image=torch.zeros_like(noise), denoise_mask=None, disable_pbar=True)
 
     def builtin(self) -> list[Candidate]:

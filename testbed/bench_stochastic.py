@@ -1,23 +1,29 @@
-"""Benchmark of the stochastic samplers (issue: AMS and splitting integrators; spec/ams_splitting.md (d)).
+"""Benchmark of the stochastic samplers (spec/ams_splitting.md (d)).
 
 Distribution distance and spread vs NFE on the analytic Gaussian-mixture models, for every
-registered stochastic sampler (defaults, plus BAOAB at λ = 1.9 and naive BAOAB) against k-diffusion's
-``euler_ancestral``, ``dpmpp_2m_sde`` and ``dpmpp_sde`` (and ``euler``, the ODE, for reference), at 10,
-20 and 40 model evaluations, for VE and flow latents, at guidance 1 and 7.5.
+registered stochastic sampler (defaults, plus BAOAB at λ = 1.9 and naive BAOAB) against the hosts'
+stochastic samplers (and ``euler``, the ODE, for reference), at 10, 20 and 40 model calls, for VE and
+flow latents, at guidance 1 and 7.5.
 
+- Competitors: with ``COMFYUI_PATH`` naming a ComfyUI checkout (run under that checkout's Python),
+  ComfyUI's euler_ancestral, dpmpp_2m_sde, dpmpp_3m_sde, sa_solver, er_sde, seeds_2, seeds_3 and
+  dpmpp_sde at the values KSampler uses, each called as KSampler calls it (``KSAMPLER.sample`` with
+  the real model sampling, seed 3), and our samplers through their registered ``ms_*`` names.
+  Without ComfyUI: k-diffusion's ``euler_ancestral``, ``dpmpp_2m_sde`` and ``dpmpp_sde`` (VE only:
+  they step in −log σ; ComfyUI's RF ``euler_ancestral`` rule, spec c.0, stands in for flow latents).
 - Beds: ``ring16``, the spec's 8-mode ring in d = 16 (unconditional, guidance 1); ``image64``, a
   class-conditional 1×8×8 image mixture (10 classes × 3 components), guidance 1 and 7.5, target the
   exact class-conditional law (CFG 7.5 is not meant to reach it: the row to row comparison is what counts).
 - Metrics: sliced W1 to exact samples (``floor`` = two exact sample sets), and the spread ratio: RMS
   distance to the nearest component mean ÷ the same for exact samples (1 = exact, < 1 over-sharpened).
-- Schedules: VE Karras σ 80 → 0.002 (ρ = 7); flow Karras σ 1 → 0.002, so every sampler ends at the same
-  small σ (a flow schedule ending high makes the last denoise step dominate, spec (e) 9).
-- Flow baselines: k-diffusion's SDE samplers are VE-only (they step in −log σ); ComfyUI's RF
-  ``euler_ancestral`` rule (spec c.0) stands for ``euler_ancestral``; the others show "n/a".
-- Equal budget: 1-NFE/step samplers run NFE steps; AMS, naive splitting and ``dpmpp_sde`` (2 per step)
-  run NFE/2 steps (their last step, or the flow step from σ = 1, costs 1: NFE − 1 in fact).
+- Schedules: VE Karras σ 80 → 0.002 (ρ = 7), model sampling with that σ range; flow Karras σ 1 → 0.002
+  (discrete flow model sampling, shift 3), so every sampler ends at the same small σ (a flow schedule
+  ending high makes the last denoise step dominate, spec (e) 9). The first latent is made as KSampler
+  makes it (VE at σ_max: √(1 + σ²)·n).
+- Equal budget: each sampler gets the most steps whose counted model calls stay within the NFE
+  (1-sample dry runs); ``calls`` is what it used.
 
-Run: ``python benchmark.py stochastic`` (about two minutes on one core). Markdown to stdout, JSON to out/.
+Run: ``python benchmark.py stochastic`` (a few minutes on one core). Markdown to stdout, JSON to out/.
 """
 
 from __future__ import annotations
@@ -31,30 +37,19 @@ from pathlib import Path
 import torch
 
 from ..sampling import SAMPLER_SPECS
-from ..sampling.noise import default_noise_sampler
+from .bench_allround import Candidate, ComfyHost, make_host
 from .gmm import AnalyticDenoiser, GaussianMixture, image_mixture, ring_mixture
 from .kdiffusion import load_k_diffusion_sampling
 from .reference import sliced_wasserstein
 
 NFES = (10, 20, 40)
 SEED = 3
-
-
-class _Counted:
-    """The analytic model with the hosts' ``seed`` key swallowed and its calls counted."""
-
-    def __init__(self, mixture: GaussianMixture, family: str) -> None:
-        self.inner = AnalyticDenoiser(mixture, family)
-        self.model_family = family
-        self.calls = 0
-
-    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, seed=None, **kwargs) -> torch.Tensor:
-        self.calls += 1
-        return self.inner(x, sigma, **kwargs)
+VE_RANGE = (0.002, 80.0)
+FLOW_RANGE = (0.002, 1.0)
 
 
 @torch.no_grad()
-def euler_ancestral_rf(model, x, sigmas, extra_args=None, disable=None, eta=1.0, noise_sampler=None):
+def euler_ancestral_rf(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0, noise_sampler=None):
     """ComfyUI's RF ``euler_ancestral`` (spec c.0): ODE step to σ_down = σ'(1 + (σ'/σ − 1)η), then
     x ← (α'/α_down)·x + √(σ'² − σ_down²α'²/α_down²)·ξ."""
     s_in = x.new_ones([x.shape[0]])
@@ -69,25 +64,84 @@ def euler_ancestral_rf(model, x, sigmas, extra_args=None, disable=None, eta=1.0,
         ratio = sigma_down / sigma
         x = ratio * x + (1 - ratio) * denoised
         renoise = math.sqrt(sigma_next**2 - sigma_down**2 * alpha_next**2 / alpha_down**2)
-        x = (alpha_next / alpha_down) * x + noise_sampler(sigmas[i], sigmas[i + 1]) * renoise
+        noise = torch.randn_like(x) if noise_sampler is None else noise_sampler(sigmas[i], sigmas[i + 1])
+        x = (alpha_next / alpha_down) * x + noise * renoise
     return x
 
 
-def runs() -> dict[str, tuple[Callable | None, Callable | None, dict, int]]:
-    """name → (VE function, flow function, kwargs, NFE per step)."""
+class _RangeVE:
+    """Host-free stand-in for a VE model sampling covering σ ∈ [0.002, 80]."""
+
+    family = "ve"
+    sigma_min, sigma_max = VE_RANGE
+
+
+class _RangeFlow:
+    family = "flow"
+    sigma_min, sigma_max = FLOW_RANGE
+
+
+def model_sampling(host, family: str):
+    if isinstance(host, ComfyHost):
+        if family == "ve":
+            ms_mod = host.comfy.model_sampling
+            ms = type("ModelSampling", (ms_mod.ModelSamplingContinuousEDM, ms_mod.EPS), {})()
+            ms.set_parameters(*VE_RANGE, 1.0)
+            return ms
+        return host.model_sampling("flow")
+    return _RangeVE() if family == "ve" else _RangeFlow()
+
+
+def candidates(host) -> list[Candidate]:
+    """Our stochastic samplers (defaults, BAOAB at λ = 1.9, naive BAOAB), the host's stochastic samplers,
+    and the ODE's euler for reference."""
+    ours = [(name, {}) for name, spec in SAMPLER_SPECS.items() if spec.stochastic]
+    ours += [("split_baoab lam=1.9", {"lam": 1.9}), ("split_baoab naive", {"reduced": False})]
+    if isinstance(host, ComfyHost):
+        from ..nodes.naming import stock_name
+
+        samplers = host.comfy.samplers
+        out = [Candidate(name, samplers.ksampler(stock_name(name.split(" ")[0]), kw)) for name, kw in ours]
+        out += [Candidate(n, samplers.sampler_object(n)) for n in
+                ("euler_ancestral", "dpmpp_2m_sde", "dpmpp_3m_sde", "sa_solver", "er_sde", "seeds_2", "seeds_3", "dpmpp_sde")]
+        return out + [Candidate("euler, ODE", samplers.sampler_object("euler"))]
     k = load_k_diffusion_sampling()
-    table: dict[str, tuple[Callable | None, Callable | None, dict, int]] = {}
-    for name, spec in SAMPLER_SPECS.items():
-        if spec.stochastic:
-            table[name] = (spec.fn, spec.fn, {}, spec.nfe_per_step)
-    baoab = SAMPLER_SPECS["split_baoab"].fn
-    table["split_baoab lam=1.9"] = (baoab, baoab, {"lam": 1.9}, 1)
-    table["split_baoab naive"] = (baoab, baoab, {"reduced": False}, 2)
-    table["euler_ancestral (k-diffusion / RF rule)"] = (k.sample_euler_ancestral, euler_ancestral_rf, {}, 1)
-    table["dpmpp_2m_sde (k-diffusion)"] = (k.sample_dpmpp_2m_sde, None, {}, 1)
-    table["dpmpp_sde (k-diffusion)"] = (k.sample_dpmpp_sde, None, {}, 2)
-    table["euler, ODE (k-diffusion)"] = (k.sample_euler, k.sample_euler, {}, 1)
-    return table
+    out = [Candidate(name, SAMPLER_SPECS[name.split(" ")[0]].fn, kw, pass_family=True) for name, kw in ours]
+    return out + [
+        Candidate("euler_ancestral (k-diffusion / RF rule)", _by_family(k.sample_euler_ancestral, euler_ancestral_rf),
+                  pass_family=True),
+        Candidate("dpmpp_2m_sde (k-diffusion)", k.sample_dpmpp_2m_sde, families=("ve",)),
+        Candidate("dpmpp_sde (k-diffusion)", k.sample_dpmpp_sde, families=("ve",)),
+        Candidate("euler, ODE (k-diffusion)", k.sample_euler),
+    ]
+
+
+def _by_family(ve_fn: Callable, flow_fn: Callable) -> Callable:
+    def sample(model, x, sigmas, extra_args=None, callback=None, disable=None, model_family="ve", **kwargs):
+        fn = ve_fn if model_family == "ve" else flow_fn
+        return fn(model, x, sigmas, extra_args=extra_args, disable=disable, **kwargs)
+
+    return sample
+
+
+def _within(host, cand: Candidate, mixture: GaussianMixture, family: str, ms, nfe: int, noise, extra) -> int | None:
+    """The most steps whose counted model calls stay within ``nfe`` (1-sample dry runs)."""
+    lo, hi = 0, nfe
+    one = {k: (v[:1] if isinstance(v, torch.Tensor) else v) for k, v in extra.items()}
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        model = AnalyticDenoiser(mixture, family)
+        _run(host, cand, model, ms, family, schedule(family, mid), noise[:1], one)
+        if model.calls <= nfe:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo or None
+
+
+def _run(host, cand, model, ms, family, sigmas, noise, extra):
+    torch.manual_seed(SEED)  # the host-free baselines draw from the global generator
+    return host.run(cand, model, ms, family, sigmas, noise, extra)
 
 
 def spread(samples: torch.Tensor, mixture: GaussianMixture, classes: torch.Tensor | None) -> float:
@@ -109,47 +163,47 @@ def beds() -> list[dict]:
     ]
 
 
-def schedule(k, family: str, steps: int) -> torch.Tensor:
-    sigma_max = 80.0 if family == "ve" else 1.0
-    return k.get_sigmas_karras(steps, 0.002, sigma_max, rho=7.0).double()
+def schedule(family: str, steps: int) -> torch.Tensor:
+    from .schedules import karras_schedule
+
+    return karras_schedule(steps, *(VE_RANGE if family == "ve" else FLOW_RANGE))
 
 
-def evaluate() -> list[dict]:
-    k = load_k_diffusion_sampling()
+def evaluate(host=None) -> list[dict]:
+    host = make_host() if host is None else host
+    cands = candidates(host)
+    budget: dict[tuple, int | None] = {}  # steps per (sampler, family, NFE): the schedule is the same on every bed
     rows = []
     for bed in beds():
         mixture, n = bed["mixture"], bed["n"]
         g = torch.Generator().manual_seed(1)
         classes = torch.arange(n) % mixture.n_classes if bed["conditional"] else None
         truth = mixture.sample(n, classes, generator=g)
-        noise = torch.randn(n, *mixture.shape, generator=g, dtype=torch.float64)
+        # float32 latents as the hosts use (ComfyUI's sa_solver refuses float64 with float32 σ's)
+        noise = torch.randn(n, *mixture.shape, generator=g, dtype=torch.float64).float()
         true_spread = spread(truth, mixture, classes)
         floor = sliced_wasserstein(truth, mixture.sample(n, classes, generator=g), p=1)
         for w in bed["guidances"]:
-            extra = {"seed": SEED} if classes is None else {"seed": SEED, "classes": classes, "cond_scale": w}
+            extra = {"seed": SEED, "classes": classes, "cond_scale": w}
             for family in ("ve", "flow"):
+                ms = model_sampling(host, family)
                 rows.append({"bed": bed["bed"], "guidance": w, "family": family, "sampler": "floor (exact vs exact)",
                              "nfe": 0, "calls": 0, "w1": floor, "spread": 1.0, "seconds": 0.0})
-                for name, (ve_fn, flow_fn, kwargs, per_step) in runs().items():
-                    fn = ve_fn if family == "ve" else flow_fn
+                for cand in cands:
                     for nfe in NFES:
-                        row = {"bed": bed["bed"], "guidance": w, "family": family, "sampler": name, "nfe": nfe}
-                        if fn is None:
+                        row = {"bed": bed["bed"], "guidance": w, "family": family, "sampler": cand.name, "nfe": nfe}
+                        steps = None
+                        if family in cand.families:
+                            key = (cand.name, family, nfe)
+                            if key not in budget:
+                                budget[key] = _within(host, cand, mixture, family, ms, nfe, noise, extra)
+                            steps = budget[key]
+                        if steps is None:
                             rows.append({**row, "calls": 0, "w1": None, "spread": None, "seconds": 0.0})
                             continue
-                        sigmas = schedule(k, family, nfe // per_step)
-                        model = _Counted(mixture, family)
-                        x = noise * float(sigmas[0])
-                        call_kwargs = dict(kwargs)
-                        if fn not in {s.fn for s in SAMPLER_SPECS.values()}:  # baselines: same seeded noise
-                            call_kwargs["noise_sampler"] = default_noise_sampler(x, SEED)
-                            extra_args = {key: v for key, v in extra.items() if key != "seed"}
-                        else:
-                            extra_args = extra
-                        if fn is k.sample_euler:
-                            call_kwargs.pop("noise_sampler")
+                        model = AnalyticDenoiser(mixture, family)
                         start = time.perf_counter()
-                        out = fn(model, x, sigmas, extra_args=extra_args, disable=True, **call_kwargs)
+                        out = _run(host, cand, model, ms, family, schedule(family, steps), noise, extra)
                         rows.append({**row, "calls": model.calls, "w1": sliced_wasserstein(out, truth, p=1),
                                      "spread": spread(out, mixture, classes) / true_spread,
                                      "seconds": time.perf_counter() - start})
@@ -177,8 +231,10 @@ def markdown(rows: list[dict]) -> str:
 def main(out_dir: str = "out") -> None:
     torch.set_num_threads(1)
     start = time.perf_counter()
-    rows = evaluate()
-    print("## Stochastic samplers: distribution distance and spread vs NFE (analytic Gaussian mixtures, float64)")
+    host = make_host()
+    rows = evaluate(host)
+    print("## Stochastic samplers: distribution distance and spread vs NFE (analytic Gaussian mixtures, float32 latents)")
+    print(f"\n{host.name}")
     print(markdown(rows))
     print(f"\n({time.perf_counter() - start:.0f} s on one thread)")
     Path(out_dir).mkdir(exist_ok=True)
