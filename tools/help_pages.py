@@ -75,25 +75,18 @@ def node_page(node, spec, naming, a1111_naming) -> str:
     text, _ = help_text(spec.name, spec.description)
     stock = naming.stock_name(spec.name)
     lines = [GENERATED.format(name=spec.name), "", f"# {node.display_name}", "", node.description, ""]
-    if node.kind == "sampler":
-        lines += [f"**Use:** connect its `SAMPLER` output to the `sampler` input of **SamplerCustom** or "
-                  f"**SamplerCustomAdvanced**. The stock **KSampler** can run the same sampler as `{stock}`.", ""]
-    else:
-        lines += [f"**Use:** put it between the model loader and the stock **KSampler** / "
-                  f"**KSamplerAdvanced**, and pick `sampler_name` = `{stock}` there. Without this node "
-                  f"`{stock}` runs with the defaults below.", ""]
     lines += ["## When to use it", "", text, ""]
     exact = "exact data samples of the same classes" if spec.stochastic else "the exact solution"
     lines += [f"![{spec.label} against its stock counterpart]({spec.name}.png)", "",
-              f"*Left to right: the stock sampler, this one at its defaults, and {exact}, from the same start "
+              f"*Top to bottom: the stock sampler, this one at its defaults, and {exact}, from the same start "
               "noise on the pack's analytic test model; flat, saturated colour is burn.*", ""]
-    lines += ["## Inputs", "", "| input | default | valid values | what it does |", "|---|---|---|---|"]
+    lines += ["## Inputs", ""]
     for desc in node.inputs:
         p = desc.param
         if p is None:
-            lines.append(f"| `{desc.id}` | | {desc.type} | {_cell(desc.tooltip)} |")
+            lines.append(f"- **`{desc.id}`** ({desc.type}): {desc.tooltip}")
         else:
-            lines.append(f"| `{desc.id}` | {_value(p.default)} | {_valid(p)} | {_cell(p.tooltip)} |")
+            lines.append(f"- **`{desc.id}`**: default {_value(p.default)}; valid {_valid(p)}. {p.tooltip}")
     lines += ["", "## Output", "", f"`{node.output_type}`: {node.output_tooltip}", ""]
     calls = "one model call" if spec.nfe_per_step == 1 else f"{spec.nfe_per_step} model calls"
     kind = ("stochastic: seeded from the sampler's seed" if spec.stochastic else "deterministic")
@@ -103,7 +96,8 @@ def node_page(node, spec, naming, a1111_naming) -> str:
     lines += [
         "## The same sampler elsewhere", "",
         f"- Sampler name `{spec.name}`: {calls} per step, {kind}.",
-        f"- Stock sampler lists (KSampler, KSamplerAdvanced, KSamplerSelect): `{stock}`.",
+        f"- Stock sampler lists (KSampler, KSamplerAdvanced, KSamplerSelect): `{stock}`, with the defaults "
+        f"unless the model comes through `{naming.options_node_id(spec.name)}`.",
         f"- Its other node: `{other}`.",
         f"- AUTOMATIC1111 / Forge / reForge: \"{spec.label}\" in *Sampling method*; settings {a1111_keys} "
         f"in *Settings → Sampler parameters*; written into the image's parameters as {infotext}.",

@@ -90,18 +90,24 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, base: Path):
+    def __init__(self, base: Path, env: dict | None = None):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = base / "server.log"
         cmd = [sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
                "--disable-auto-launch", "--disable-api-nodes", "--base-directory", str(base)]
+        # one thread: on a shared machine torch's thread pool is many times slower than a single thread
+        env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
         self.proc = subprocess.Popen(cmd, cwd=os.environ["COMFYUI_PATH"], stdout=self.log.open("w"),
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=env)
 
     def get(self, path: str):
         with urllib.request.urlopen(self.url + path, timeout=30) as r:
             return json.loads(r.read())
+
+    def get_bytes(self, path: str) -> bytes:
+        with urllib.request.urlopen(self.url + path, timeout=30) as r:
+            return r.read()
 
     def post(self, path: str, data: dict):
         req = urllib.request.Request(self.url + path, json.dumps(data).encode(), {"Content-Type": "application/json"})
