@@ -569,6 +569,7 @@ def run_allround(
     nfes: tuple[int, ...] | None = None,
     samples: int | None = None,
     only: Iterable[str] | None = None,
+    baseline: str | Path | None = None,
     log: Callable[[str], None] = print,
 ) -> AllroundResult:
     """Run the all-round benchmark on one bed ("analytic" or "learned") and print its tables.
@@ -579,6 +580,9 @@ def run_allround(
     competitors (``include_builtin=False``: only them, which scores them against each other) through the
     same path (in ComfyUI mode wrapped in ``KSAMPLER``). ``only`` keeps just the built-ins of those names.
     ``groups`` / ``nfes`` / ``samples`` override the bed's cells for quick looks.
+    ``baseline``: the cells CSV of an earlier full run of this bed (``out/allround_<bed>_cells.csv``,
+    same host): its samplers' results join the table without being run again, so only the extra
+    samplers run (a new candidate is scored against every sampler in minutes).
     Returns the rows (one per cell and sampler) and the per-sampler scores.
     """
     host = make_host(comfyui_path)
@@ -589,7 +593,7 @@ def run_allround(
         the_bed.nfes = tuple(nfes)
     if samples is not None:
         the_bed.samples = samples
-    candidates = host.builtin() if include_builtin else []
+    candidates = host.builtin() if include_builtin and baseline is None else []
     if only is not None:
         keep = set(only)
         candidates = [c for c in candidates if c.name in keep]
@@ -603,6 +607,8 @@ def run_allround(
         rows = measure(the_bed, host, candidates, log)
     finally:
         torch.set_num_threads(threads)
+    if baseline is not None:
+        rows += read_baseline(baseline, rows)
     add_ratios(rows)
     score_rows = scores(rows, the_bed.burn_factor)
     seconds = time.perf_counter() - start
@@ -620,10 +626,27 @@ def run_allround(
     log(f"\n({seconds:.0f} s on one thread)")
     if out_dir is not None:
         Path(out_dir).mkdir(exist_ok=True)
-        suffix = "_quick" if quick else ""
+        suffix = ("_quick" if quick else "") + ("_with_baseline" if baseline is not None else "")
         _write_csv(Path(out_dir, f"allround_{the_bed.name}{suffix}_cells.csv"), rows)
         _write_csv(Path(out_dir, f"allround_{the_bed.name}{suffix}_scores.csv"), score_rows)
     return AllroundResult(the_bed.name, host.name, rows, score_rows, seconds)
+
+
+def read_baseline(path: str | Path, rows: list[dict]) -> list[dict]:
+    """The rows of a cells CSV for the cells in ``rows`` (samplers other than "exact" and those in
+    ``rows``)."""
+    cells = {(r["group"], r["nfe"]) for r in rows}
+    have = {r["sampler"] for r in rows}
+    out = []
+    with Path(path).open(newline="") as f:
+        for r in csv.DictReader(f):
+            r = {**r, "nfe": int(r["nfe"]), "guidance": float(r["guidance"]), "steps": int(r["steps"]),
+                 "calls": int(r["calls"]), "error": float(r["error"]), "burn": float(r["burn"]),
+                 "exact_burn": float(r["exact_burn"]), "seconds": float(r["seconds"])}
+            r.pop("ratio", None)
+            if (r["group"], r["nfe"]) in cells and r["sampler"] not in have and r["sampler"] != "exact":
+                out.append(r)
+    return out
 
 
 def load_extra(spec: str) -> tuple[str, Callable]:
@@ -643,11 +666,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--extra", action="append", default=[], metavar="[NAME=]MODULE:FUNCTION",
                         help="an extra candidate sampler (k-diffusion signature); repeatable")
     parser.add_argument("--only-extra", action="store_true", help="score the extra samplers against each other only")
+    parser.add_argument("--baseline", metavar="CSV", help="cells CSV of an earlier full run of the bed (then only the "
+                        "extra samplers run); with --bed both, use {bed} in the path")
     parser.add_argument("--focus", default="ghvb", help="the sampler whose wins/ties/losses are counted")
     parser.add_argument("--out", default="out")
     args = parser.parse_args(argv)
     extras = dict(load_extra(s) for s in args.extra)
     for bed in (["analytic", "learned"] if args.bed == "both" else [args.bed]):
+        baseline = args.baseline.format(bed=bed) if args.baseline else None
         run_allround(extras, bed=bed, quick=args.quick, include_builtin=not args.only_extra, focus=args.focus,
-                     out_dir=args.out)
+                     out_dir=args.out, baseline=baseline)
         print()

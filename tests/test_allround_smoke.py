@@ -66,6 +66,16 @@ def test_csv_written(result):
     assert "ghvb" in (out / "allround_analytic_scores.csv").read_text()
 
 
+def test_baseline_scores_a_new_sampler_without_rerunning_the_others(result, kdiff):
+    res, out = result
+    again = b.run_allround({"euler again": kdiff.sample_euler}, bed="analytic", groups=[b.Group("karras", "ve", 7.5)],
+                           nfes=(6, 12), samples=6, comfyui_path="", out_dir=None, log=lambda _: None,
+                           baseline=out / "allround_analytic_cells.csv")
+    assert {s["sampler"] for s in again.scores} == {s["sampler"] for s in res.scores}
+    full = {(r["group"], r["nfe"]): r["ratio"] for r in _rows(res, "euler again") if r["family"] == "ve"}
+    assert {(r["group"], r["nfe"]): r["ratio"] for r in _rows(again, "euler again")} == full
+
+
 def test_learned_bed_runs(tmp_path):
     pytest.importorskip("safetensors")
     res = b.run_allround(bed="learned", groups=[b.Group("karras", "ve", 15.0)], nfes=(6,), samples=10,
