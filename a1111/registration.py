@@ -1,4 +1,4 @@
-"""Our samplers in the host's "Sampling method" list (spec/hosts.md §7 "Registration recipe").
+"""Our samplers in the host's "Sampling method" list (docs/hosts.md#a1111-forge-and-reforge).
 
 Each entry is ``SamplerData(label, constructor, aliases, options)`` whose constructor builds our
 ``KDiffusionSampler`` subclass around our own function, never a name looked up in the host's
@@ -61,7 +61,7 @@ def register_samplers(specs: Iterable[SamplerSpec] | None = None) -> list[str]:
     from modules import sd_samplers, sd_samplers_common, sd_samplers_kdiffusion
 
     sampler_class = make_sampler_class(sd_samplers_kdiffusion.KDiffusionSampler)
-    add_sampler = getattr(sd_samplers, "add_sampler", None)  # Forge only (2024-09)
+    add_sampler = getattr(sd_samplers, "add_sampler", None)  # Forge only
     registered: list[str] = []
     rebuild = False
     for spec in SAMPLER_SPECS.values() if specs is None else specs:

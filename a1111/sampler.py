@@ -1,5 +1,5 @@
 """The host sampler class: the host's ``KDiffusionSampler`` running one of our functions with its
-parameters from the settings (spec/hosts.md §7 "What the host passes to the function").
+parameters from the settings (docs/hosts.md#a1111-forge-and-reforge).
 
 Built on whatever ``KDiffusionSampler`` the running host has (A1111, Forge and reForge differ), at
 registration time, so this module imports no host code at import.
@@ -19,7 +19,7 @@ from .settings import read_values, record_infotext
 
 
 def detect_model_family(sampler: Any, sd_model: Any) -> str:
-    """'flow' for flow-matching models, else 've' (spec/hosts.md §7 "Flow models in the A1111 family").
+    """'flow' for flow-matching models, else 've' (docs/hosts.md#a1111-forge-and-reforge).
 
     Forge wraps every model in ``ForgeScheduleLinker(predictor)``, and its predictor's
     ``prediction_type`` is ``"const"`` for every flow model (Flux, SD3); A1111 1.10's only flow model,

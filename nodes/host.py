@@ -1,16 +1,9 @@
-"""The function ComfyUI calls for one of our samplers (spec/hosts.md §1–2).
+"""The function ComfyUI calls for one of our samplers (docs/hosts.md#stock-sampler-lists).
 
-:func:`host_sampler` wraps a registry sampler in ComfyUI's k-diffusion signature. Per call it
-
-1. detects the model family the way ComfyUI's own samplers do (spec/hosts.md §2: the model chain
-   ``model.inner_model.inner_model.model_sampling`` is an instance of ``comfy.model_sampling.CONST``
-   for flow-matching models; every other model sampling hands samplers VE-form latents) and passes it
-   as ``model_family``;
-2. takes the parameters stored in the model by a MODEL-options node
-   (``extra_args["model_options"][OPTIONS_KEY][<sampler>]``, spec/hosts.md §1 item 2), overridden by
-   the keyword arguments it is called with (a SAMPLER node's values);
-3. forwards ``model``, ``x``, ``sigmas``, ``extra_args`` (the same dict, untouched), ``callback`` and
-   ``disable`` to the sampler.
+:func:`host_sampler` wraps a registry sampler in ComfyUI's k-diffusion signature. Per call it takes the
+parameters a MODEL-options node stored in the model (``extra_args["model_options"][OPTIONS_KEY]``),
+lets the keyword arguments it is called with (a SAMPLER node's values) override them, resolves the
+model family the way ComfyUI's own samplers do, and calls the sampler with ``extra_args`` untouched.
 """
 
 from __future__ import annotations
@@ -37,16 +30,16 @@ def find_model_sampling(model: Any) -> Any:
     return sampling
 
 
-def model_family(model: Any) -> str | None:
-    """'flow' for CONST model sampling, 've' for any other, None when it cannot be found
-    (the sampler then falls back to its own duck-typed detection)."""
+def model_family(model: Any) -> str:
+    """'flow' when the model's ``model_sampling`` is a ``comfy.model_sampling.CONST`` (flow matching:
+    SD3, Flux, Wan, …), else 've': every other model sampling hands samplers VE-form latents."""
     sampling = find_model_sampling(model)
     if sampling is None:
-        return None
+        return "ve"
     try:
         from comfy.model_sampling import CONST
     except ImportError:
-        return None
+        return "ve"
     return "flow" if isinstance(sampling, CONST) else "ve"
 
 
@@ -78,10 +71,10 @@ def host_sampler(spec: SamplerSpec) -> Callable[..., Any]:
         return cached[1]
 
     def sample(model, x, sigmas, extra_args=None, callback=None, disable=None, **params):
-        kwargs = {**stored_options(extra_args, spec), **params}
-        if kwargs.get("model_family") is None:
-            kwargs["model_family"] = model_family(model)
-        return spec.fn(model, x, sigmas, extra_args=extra_args, callback=callback, disable=disable, **kwargs)
+        params = {**stored_options(extra_args, spec), **params}
+        if params.get("model_family") is None:
+            params["model_family"] = model_family(model)
+        return spec.fn(model, x, sigmas, extra_args=extra_args, callback=callback, disable=disable, **params)
 
     name = naming.stock_name(spec.name)
     sample.__name__ = sample.__qualname__ = f"sample_{name}"

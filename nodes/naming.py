@@ -1,5 +1,5 @@
 """The pack's public names in ComfyUI: a permanent contract of saved workflows and API prompts
-(spec/hosts.md §1 "Unknown or renamed names", §3 "How widget values are saved").
+(docs/hosts.md#frozen-names).
 
 Never rename or remove anything produced here; add new samplers by registering them in
 ``sampling/registry.py`` and the names follow.

@@ -1,5 +1,5 @@
 """Our samplers in ComfyUI's stock KSampler / KSamplerAdvanced / KSamplerSelect lists
-(spec/hosts.md §1, "Recipe that works" and "What breaks if done wrongly").
+(docs/hosts.md#stock-sampler-lists).
 
 For every registry sampler: ``comfy.k_diffusion.sampling.sample_ms_<name>`` is set to its host
 function and ``ms_<name>`` appended *in place* to ``comfy.samplers.KSampler.SAMPLERS`` (the same list

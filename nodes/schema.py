@@ -1,5 +1,6 @@
 """Host-free descriptions of our ComfyUI nodes, generated from the parameter tables
-(spec/hosts.md §3; spec/style.md "Parameters are described once").
+(docs/hosts.md#sampler-nodes, docs/hosts.md#options-nodes); :mod:`.v3` builds the node classes from
+them and tools/help_pages.py the nodes' help pages.
 
 Every registry sampler gets two nodes:
 
@@ -9,15 +10,13 @@ Every registry sampler gets two nodes:
   widgets; it stores the values in the model so the stock KSampler running ``ms_<name>`` uses them.
 
 Input ids and order are those of the parameter table (a frozen contract: a later parameter must be
-appended at the end, with a default that reproduces the old behaviour). :func:`snapshot` is the
-JSON form the committed schema snapshot is compared with.
+appended at the end, with a default that reproduces the old behaviour).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from ..sampling import SAMPLER_SPECS, Param, SamplerSpec
 from . import naming
@@ -34,19 +33,6 @@ class InputDesc:
     type: str
     tooltip: str
     param: Param | None = None
-
-    def widget_options(self) -> dict[str, Any]:
-        """default / min / max / step / options, as ComfyUI's widget options (None entries dropped)."""
-        p = self.param
-        if p is None:
-            return {}
-        out: dict[str, Any] = {"default": p.default}
-        if p.kind in ("float", "int"):
-            low, high = p.widget_range()
-            out.update(min=low, max=high, step=p.step)
-        if p.kind == "choice":
-            out["options"] = list(p.choices)
-        return {k: v for k, v in out.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -65,7 +51,7 @@ class NodeDesc:
 
 
 def widget_tooltip(p: Param) -> str:
-    """The parameter's own tooltip plus its valid values (so open ends such as β ∈ (0, 1] show)."""
+    """The parameter's own tooltip plus its valid values."""
     if p.kind in ("float", "int"):
         return f"{p.tooltip} Valid: {p.range_text()}."
     return p.tooltip
@@ -77,7 +63,7 @@ def param_inputs(spec: SamplerSpec) -> tuple[InputDesc, ...]:
 
 
 def sampler_node(spec: SamplerSpec) -> NodeDesc:
-    """The SAMPLER node of ``spec`` (spec/hosts.md §2 "Returning a SAMPLER")."""
+    """The SAMPLER node of ``spec``."""
     cost = "" if spec.nfe_per_step == 1 else f" Costs {spec.nfe_per_step} model calls per step."
     return NodeDesc(
         node_id=naming.sampler_node_id(spec.name),
@@ -93,7 +79,7 @@ def sampler_node(spec: SamplerSpec) -> NodeDesc:
 
 
 def options_node(spec: SamplerSpec) -> NodeDesc:
-    """The MODEL-options node of ``spec`` (spec/hosts.md §1, "Ways to expose β/λs", item 2)."""
+    """The MODEL-options node of ``spec``."""
     stock = naming.stock_name(spec.name)
     model = InputDesc("model", "MODEL", f"The model the stock KSampler will run with sampler_name = {stock}.")
     return NodeDesc(
@@ -121,17 +107,3 @@ def node_descriptions(specs: Iterable[SamplerSpec] | None = None) -> list[NodeDe
         out.append(sampler_node(spec))
         out.append(options_node(spec))
     return out
-
-
-def snapshot(specs: Iterable[SamplerSpec] | None = None) -> dict[str, Any]:
-    """The frozen contract as JSON data: stock names and, per node, category, inputs (id, type, widget
-    options) in order, and output type. Tooltips and descriptions are free text, not part of it."""
-    specs = list(SAMPLER_SPECS.values() if specs is None else specs)
-    nodes = {}
-    for node in node_descriptions(specs):
-        nodes[node.node_id] = {
-            "category": node.category,
-            "inputs": [[i.id, i.type, i.widget_options()] for i in node.inputs],
-            "output": node.output_type,
-        }
-    return {"stock_sampler_names": [naming.stock_name(s.name) for s in specs], "nodes": nodes}

@@ -1,16 +1,18 @@
 """V3 node classes (``comfy_api.latest``, ComfyUI ≥ 0.3.48) built from :mod:`.schema`
-(spec/hosts.md §2 "Returning a SAMPLER", §3 "V3").
+(docs/hosts.md#v3).
 
 SAMPLER nodes return ``comfy.samplers.KSAMPLER(fn, {params})`` with fresh dicts; options nodes
-return ``model.clone()`` with the values stored under ``model_options[OPTIONS_KEY]``. Both validate
-the values against the parameter table, so a bad value fails at the node that holds it.
+return ``model.clone()`` with the values stored under ``model_options[OPTIONS_KEY]``. Neither checks
+the values: ComfyUI holds every widget to its range and choices before ``execute``, and the sampler
+checks its keywords when it runs. tests/comfyui/fixtures/node_schema.json holds what these classes
+emit.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..sampling import SAMPLER_SPECS, SamplerSpec, validate_params
+from ..sampling import SAMPLER_SPECS, SamplerSpec
 from .host import host_sampler, with_stored_options
 from .schema import InputDesc, NodeDesc, node_descriptions
 
@@ -23,12 +25,10 @@ def _widget(io: Any, desc: InputDesc) -> Any:
             raise ValueError(f"no V3 socket type for {desc.type}")
         return io.Model.Input(desc.id, tooltip=desc.tooltip)
     if p.kind == "float":
-        low, high = p.widget_range()
-        return io.Float.Input(desc.id, default=p.default, min=low, max=high, step=p.step, round=False,
+        return io.Float.Input(desc.id, default=p.default, min=p.min, max=p.max, step=p.step, round=False,
                               tooltip=desc.tooltip)
     if p.kind == "int":
-        low, high = p.widget_range()
-        return io.Int.Input(desc.id, default=p.default, min=low, max=high, step=p.step, tooltip=desc.tooltip)
+        return io.Int.Input(desc.id, default=p.default, min=p.min, max=p.max, step=p.step, tooltip=desc.tooltip)
     if p.kind == "bool":
         return io.Boolean.Input(desc.id, default=p.default, tooltip=desc.tooltip)
     if p.kind == "choice":
@@ -43,18 +43,16 @@ def _output(io: Any, node: NodeDesc) -> Any:
 
 
 def make_sampler_object(spec: SamplerSpec, values: dict[str, Any]) -> Any:
-    """``comfy.samplers.KSAMPLER`` running ``spec`` with the validated ``values``."""
+    """``comfy.samplers.KSAMPLER`` running ``spec`` with ``values``."""
     import comfy.samplers
 
-    options = validate_params(spec.params, values)
-    return comfy.samplers.KSAMPLER(host_sampler(spec), extra_options=dict(options), inpaint_options={})
+    return comfy.samplers.KSAMPLER(host_sampler(spec), extra_options=dict(values), inpaint_options={})
 
 
 def patch_model(model: Any, spec: SamplerSpec, values: dict[str, Any]) -> Any:
-    """A clone of ``model`` whose model_options carry the validated ``values`` for ``spec``."""
-    options = validate_params(spec.params, values)
+    """A clone of ``model`` whose model_options carry ``values`` for ``spec``."""
     patched = model.clone()
-    patched.model_options = with_stored_options(patched.model_options, spec, options)
+    patched.model_options = with_stored_options(patched.model_options, spec, values)
     return patched
 
 

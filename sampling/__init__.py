@@ -1,11 +1,12 @@
 """Momentum and splitting diffusion samplers as k-diffusion-style functions (pure torch, no host).
 
 ``SAMPLERS`` maps each stable sampler name to its ``sample_*`` function; ``SAMPLER_SPECS`` holds the
-same samplers with their declarative parameter tables, which both host adapters read.
+same samplers with their declarative parameter tables, which both host adapters read. Every
+sampler takes ``model_family`` ("ve", the default, or "flow"), which the host adapter resolves.
 """
 
 from .ams import sample_ams
-from .common import ModelOutputError, alpha, detect_family, half_log_snr
+from .common import MODEL_FAMILIES, ModelOutputError, alpha, half_log_snr
 from .dpmsolver import sample_dpmpp_2m_hb
 from .multistep import fractional_order, sample_ghvb, sample_plms_hb, sample_plms_nt
 from .params import Param, SamplerSpec, validate_params
@@ -22,13 +23,13 @@ from .unipc import sample_unipc_hb
 SAMPLERS = samplers()
 
 __all__ = [
+    "MODEL_FAMILIES",
     "SAMPLERS",
     "SAMPLER_SPECS",
     "ModelOutputError",
     "Param",
     "SamplerSpec",
     "alpha",
-    "detect_family",
     "fractional_order",
     "half_log_snr",
     "register",

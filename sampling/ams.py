@@ -1,5 +1,5 @@
 """Adaptive Momentum Sampling (AMS, arXiv 2405.13726) as a predictor–corrector sampler with
-scale-free momentum, for position-space and flow models (spec/ams_splitting.md c.2 and c.3).
+scale-free momentum, for VE and flow latents (docs/ams.md).
 
 Each step runs one Langevin corrector at the current level with the AMS heavy-ball momentum and its
 adaptive β (no user β), then the host's ancestral Euler step as predictor. The momentum is kept in
@@ -13,17 +13,9 @@ from collections.abc import Callable
 
 import torch
 
-from .common import Run, alpha
-from .noise import (
-    NoiseSampler,
-    ancestral_keep,
-    draws_position_noise,
-    noise_streams,
-    renoise_,
-    s_noise_param,
-)
-from .params import Param, validate_params
-from .splitting import predicted_noise, transport
+from .common import alpha, check_sigmas, denoise, predicted_noise, steps, transport
+from .noise import NoiseSampler, ancestral_keep, draws_position_noise, noise_streams, renoise_
+from .params import Param, defaults, s_noise_param, validate_params
 
 BETA_MAX = 1.0 - 1e-4  # the published clip of β (SDE / graph code)
 # Cap on the scale-free step a (a deviation from Song's rule): ‖G‖ ≈ 0 makes a → ∞ and one corrector
@@ -68,7 +60,7 @@ AMS_PARAMS: tuple[Param, ...] = (
     ),
 )
 
-_DEFAULTS = {p.name: p.default for p in AMS_PARAMS}
+_AMS = defaults(AMS_PARAMS)
 
 
 def _sample_norm(t: torch.Tensor) -> torch.Tensor:
@@ -84,15 +76,17 @@ def sample_ams(
     extra_args: dict | None = None,
     callback: Callable | None = None,
     disable: bool | None = None,
-    snr: float = _DEFAULTS["snr"],
-    eta: float = _DEFAULTS["eta"],
-    s_noise: float = _DEFAULTS["s_noise"],
-    variance_preserving: bool = _DEFAULTS["variance_preserving"],
+    *,
+    snr: float = _AMS["snr"],
+    eta: float = _AMS["eta"],
+    s_noise: float = _AMS["s_noise"],
+    variance_preserving: bool = _AMS["variance_preserving"],
     noise_sampler: NoiseSampler | None = None,
-    model_family: str | None = None,
     momentum_noise_sampler: NoiseSampler | None = None,
+    model_family: str = "ve",
 ) -> torch.Tensor:
-    """AMS-PC, scale-free (spec c.2): 2 NFE per step (1 when ``snr`` = 0, and at σ = 1 on flow).
+    """AMS-PC, scale-free (docs/ams.md#update-rule): 2 NFE per step (1 when ``snr`` = 0, and at
+    σ = 1 on flow latents).
 
     Corrector (snr > 0, α_i > 0), per sample: G = −ε̂(x; σ_i), z from the momentum stream,
     a = 2·(snr·‖z‖/‖G‖)²; β = 0 and m = G on the first corrector step, else
@@ -103,25 +97,24 @@ def sample_ams(
 
     State carried across levels: the momentum m, the previous G and per-sample scalars.
     """
-    snr, eta, s_noise, variance_preserving = validate_params(
+    checked = validate_params(
         AMS_PARAMS, {"snr": snr, "eta": eta, "s_noise": s_noise, "variance_preserving": variance_preserving}
-    ).values()
-    run = Run(model, x, sigmas, extra_args, callback, model_family)
-    streams = noise_streams(x, run.extra_args, noise_sampler, momentum_noise_sampler)
+    )
+    snr, eta = checked["snr"], checked["eta"]
+    s_noise, variance_preserving = checked["s_noise"], checked["variance_preserving"]
+    levels = check_sigmas(sigmas, model_family)
+    extra_args = {} if extra_args is None else extra_args
+    streams = noise_streams(x, extra_args, noise_sampler, momentum_noise_sampler)
     dtype = x.dtype
     momentum = grad_prev = None
     step_prev = move_prev = None  # ã_prev and ‖Δ_prev‖, per sample
 
-    for i in run.steps(disable):
-        sigma, sigma_next = run.sigmas[i], run.sigmas[i + 1]
-        if sigma == 0.0:
-            run.report(i, x, x)
-            continue
-        a_i = run.alpha(i)
-        s_t, s_next_t = run.sigma_tensor[i], run.sigma_tensor[i + 1]
+    for i, sigma, sigma_next in steps(levels, disable):
+        a_i = alpha(sigma, model_family)
+        s_t, s_next_t = sigmas[i], sigmas[i + 1]
 
-        if snr > 0.0 and a_i > 0.0:
-            grad = predicted_noise(x, run.denoise(x, i), a_i, sigma).neg_()
+        if snr > 0.0 and a_i > 0.0 and sigma > 0.0:
+            grad = predicted_noise(x, denoise(model, x, sigmas, levels, i, extra_args), a_i, sigma).neg_()
             z = streams.momentum(s_t, s_next_t)
             tiny = torch.finfo(grad.dtype).tiny
             step = (snr * _sample_norm(z) / _sample_norm(grad).clamp_min(tiny)).square_().mul_(2.0)
@@ -142,14 +135,13 @@ def sample_ams(
             x = torch.addcmul(x, momentum, step_prev * sigma).addcmul_(z, noise_scale)
             del z
 
-        denoised = run.denoise(x, i)
-        run.report(i, x, denoised)
-        if sigma_next == 0.0:
+        denoised = denoise(model, x, sigmas, levels, i, extra_args, callback)
+        if sigma_next == 0.0:  # the final denoise
             x = denoised
             continue
         e = predicted_noise(x, denoised, a_i, sigma)
-        keep = ancestral_keep(sigma, sigma_next, eta, run.family)
+        keep = ancestral_keep(sigma, sigma_next, eta, model_family)
         noise = streams.position(s_t, s_next_t) if draws_position_noise(sigma_next, eta) else None
         renoise_(e, keep, noise, s_noise)
-        x = transport(e, denoised, alpha(sigma_next, run.family), sigma_next)
+        x = transport(e, denoised, alpha(sigma_next, model_family), sigma_next)
     return x.to(dtype)

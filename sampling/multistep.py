@@ -1,27 +1,24 @@
 """PLMS with heavy-ball (HB) and Nesterov (NT) momentum, and the generalized heavy ball (GHVB)
-(arXiv 2307.11118; spec/samplers.md §1 and §2).
+(arXiv 2307.11118; docs/multistep.md).
 
 All three integrate the probability-flow ODE dx/dσ = ε(x, σ) with ε = (x − D)/σ, which is the ODE
-for VE latents and the flow velocity for flow-matching latents alike, so they need no model family.
-
-The step to σ = 0 is the final denoise x = D(x; σ_{n−1}) — what Euler's step there computes up to
-rounding, what DPM-Solver++ (spec §3) and ComfyUI's ipndm do — rather than a multistep extrapolation
-of ε = (x − D)/σ at the smallest σ, where it is least reliable. Every sampler of the pack ends this
-way, so inpainting's kept region lands exactly on the original latent.
+for VE latents and the flow velocity for flow-matching latents alike, so they take ``model_family``
+only to check the schedule. The step to σ = 0 is the final denoise x = D(x; σ_{n−1})
+(docs/conventions.md#the-last-step).
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import torch
 
-from .common import Run
-from .params import Param, beta_param, order_param, validate_params
+from .common import check_sigmas, combine, denoise, heavy_ball, steps
+from .params import Param, beta_param, defaults, order_param, validate_params
 
-# Adams–Bashforth coefficients with fixed (equal-step) weights, newest direction first (§1 table).
+# Adams–Bashforth coefficients with fixed (equal-step) weights, newest direction first.
 AB_COEFFS: dict[int, tuple[float, ...]] = {
     1: (1.0,),
     2: (3 / 2, -1 / 2),
@@ -31,9 +28,25 @@ AB_COEFFS: dict[int, tuple[float, ...]] = {
 
 MAX_ORDER = 4
 
+PLMS_HB_PARAMS: tuple[Param, ...] = (
+    order_param(4, "PLMS"),
+    beta_param(0.8),
+)
+PLMS_NT_PARAMS: tuple[Param, ...] = (
+    order_param(3, "PLMS"),
+    beta_param(0.6),
+)
+GHVB_PARAMS: tuple[Param, ...] = (
+    order_param(3, "GHVB"),
+    beta_param(0.5, 'Order k with beta b is the paper\'s "GHVB (k-1)+b", e.g. order 3, beta 0.5 = GHVB 2.5.'),
+)
+_PLMS_HB = defaults(PLMS_HB_PARAMS)
+_PLMS_NT = defaults(PLMS_NT_PARAMS)
+_GHVB = defaults(GHVB_PARAMS)
+
 
 def ghvb_coeffs(order: int, beta: float) -> tuple[float, ...]:
-    """GHVB weights on the newest ``order`` velocities, already divided by β (§2 table).
+    """GHVB weights on the newest ``order`` velocities, already divided by β (docs/multistep.md#ghvb-coefficients).
 
     At β = 1 they equal :data:`AB_COEFFS`; their sum is always 1 (consistency).
     """
@@ -55,7 +68,7 @@ def fractional_order(r: float) -> dict[str, float]:
     """The paper's one-number naming as keyword arguments: order r ∈ (0, 4] means k = ⌈r⌉ and
     β = r − ⌊r⌋ (β = 1 for whole r), so ``sample_ghvb(..., **fractional_order(2.5))`` is "GHVB 2.5"
     (order 3, β = 0.5) and ``sample_plms_hb(..., **fractional_order(3.9))`` is "HB 3.9"
-    (spec/samplers.md §2)."""
+    (docs/multistep.md#fractional-order)."""
     value = float(r)
     if not math.isfinite(value) or not 0 < value <= MAX_ORDER:
         raise ValueError(f"fractional order {r!r} is out of range: expected (0, 4]")
@@ -64,84 +77,38 @@ def fractional_order(r: float) -> dict[str, float]:
     return {"order": math.ceil(value), "beta": value - math.floor(value)}
 
 
-def _combine(history: Sequence[torch.Tensor], coeffs: Sequence[float], scale: float, base: torch.Tensor | None = None) -> torch.Tensor:
-    """base + scale·Σ_j coeffs[j]·history[j] (history newest first) in a new tensor, one pass per term."""
-    newest, *older = history
-    if base is None:
-        out = newest * (scale * coeffs[0])
-    else:
-        out = torch.add(base, newest, alpha=scale * coeffs[0])
-    for c, h in zip(coeffs[1:], older, strict=True):
-        out.add_(h, alpha=scale * c)
-    return out
+def _plms(model, x, sigmas, extra_args, callback, disable, *, params, order, beta, nesterov, model_family):
+    """The PLMS loop of :func:`sample_plms_hb` (``nesterov=False``) and :func:`sample_plms_nt`.
 
-
-PLMS_HB_PARAMS: tuple[Param, ...] = (
-    order_param(4, "PLMS"),
-    beta_param(0.8),
-)
-PLMS_NT_PARAMS: tuple[Param, ...] = (
-    order_param(3, "PLMS"),
-    beta_param(0.6),
-)
-GHVB_PARAMS: tuple[Param, ...] = (
-    order_param(3, "GHVB"),
-    beta_param(0.5, 'Order k with beta b is the paper\'s "GHVB (k-1)+b", e.g. order 3, beta 0.5 = GHVB 2.5.'),
-)
-
-
-def heavy_ball(velocity: torch.Tensor | None, tensors: Sequence[torch.Tensor], weights: Sequence[float], beta: float) -> torch.Tensor:
-    """v ← (1 − β)·v + β·Σ_k w_k·T_k accumulated in place into v (the sampler's own tensor, never a
-    model output), so the combination never becomes a latent of its own; v = Σ_k w_k·T_k in a new
-    tensor on the first step, which is not damped (spec §1: v_0 = p_0)."""
-    if velocity is None:
-        return _combine(tensors, weights, 1.0)
-    velocity.mul_(1.0 - beta)
-    for t, w in zip(tensors, weights, strict=True):
-        velocity.add_(t, alpha=beta * w)
-    return velocity
-
-
-def _plms_momentum(
-    model: Callable,
-    x: torch.Tensor,
-    sigmas: torch.Tensor,
-    extra_args: dict | None,
-    callback: Callable | None,
-    disable: bool | None,
-    order: int,
-    beta: float,
-    nesterov: bool,
-    model_family: str | None,
-) -> torch.Tensor:
-    params = PLMS_NT_PARAMS if nesterov else PLMS_HB_PARAMS
-    k, b = validate_params(params, {"order": order, "beta": beta}).values()
-    run = Run(model, x, sigmas, extra_args, callback, model_family)
-    # ε_j = (x_j − D_j)/σ_j kept as the difference x_j − D_j and the scalar 1/σ_j, which the
-    # combination folds into its weights: one pass less per step.
-    differences: deque[tuple[torch.Tensor, float]] = deque()
+    ε_j = (x_j − D_j)/σ_j is kept as the difference x_j − D_j and the scalar 1/σ_j, which the AB
+    weights absorb: one pass less per step.
+    """
+    checked = validate_params(params, {"order": order, "beta": beta})
+    order, beta = checked["order"], checked["beta"]
+    levels = check_sigmas(sigmas, model_family)
+    extra_args = {} if extra_args is None else extra_args
+    differences: deque[torch.Tensor] = deque()
+    inv_sigmas: deque[float] = deque()
     velocity = None
-    for i in run.steps(disable):
-        denoised = run.evaluate(i, x)
-        if denoised is None:  # nothing moves; the history is unchanged
+    for i, sigma, sigma_next in steps(levels, disable):
+        denoised = denoise(model, x, sigmas, levels, i, extra_args, callback)
+        if sigma_next in (sigma, 0.0):  # the final denoise, or a zero-length step: the history stays
+            x = denoised if sigma_next == 0.0 else x
             continue
-        sigma, sigma_next = run.sigmas[i], run.sigmas[i + 1]
-        if sigma_next == 0.0:  # the final denoise, as the hosts' samplers end (module docstring)
-            x = denoised
-            continue
-        if len(differences) == k:
-            differences.pop()  # freed before the newest is made: the history stays k latents
-        differences.appendleft((torch.sub(x, denoised), 1.0 / sigma))
-        weights = [c * inv_sigma for c, (_, inv_sigma) in zip(AB_COEFFS[len(differences)], differences, strict=True)]
+        if len(differences) == order:  # the oldest is freed before the newest is made
+            differences.pop()
+            inv_sigmas.pop()
+        differences.appendleft(torch.sub(x, denoised))
+        inv_sigmas.appendleft(1.0 / sigma)
+        weights = [c * s for c, s in zip(AB_COEFFS[len(differences)], inv_sigmas, strict=True)]  # p_i = Σ w·(x − D)
         h = sigma_next - sigma
-        tensors = [d for d, _ in differences]
         if velocity is None or not nesterov:  # v ← (1 − β)·v + β·p
-            velocity = heavy_ball(velocity, tensors, weights, b)
+            velocity = heavy_ball(velocity, differences, weights, beta)
             x = torch.add(x, velocity, alpha=h)
         else:  # Nesterov: x ← x + h·((1 − β)·v + β·p), written into p's storage
-            direction = _combine(tensors, weights, 1.0)
-            velocity.lerp_(direction, b)
-            x = torch.add(x, direction, alpha=h * b, out=direction).add_(velocity, alpha=h * (1.0 - b))
+            direction = combine(differences, weights)
+            velocity.lerp_(direction, beta)
+            x = torch.add(x, direction, alpha=h * beta, out=direction).add_(velocity, alpha=h * (1.0 - beta))
     return x
 
 
@@ -153,16 +120,20 @@ def sample_plms_hb(
     extra_args: dict | None = None,
     callback: Callable | None = None,
     disable: bool | None = None,
-    order: int = PLMS_HB_PARAMS[0].default,
-    beta: float = PLMS_HB_PARAMS[1].default,
-    model_family: str | None = None,
+    *,
+    order: int = _PLMS_HB["order"],
+    beta: float = _PLMS_HB["beta"],
+    model_family: str = "ve",
 ) -> torch.Tensor:
     """PLMS (fixed-coefficient Adams–Bashforth) of order k with Polyak heavy-ball momentum
-    (spec/samplers.md §1): p_i = AB_k(ε history), v_i = (1 − β)·v_{i−1} + β·p_i, x_{i+1} = x_i + h_i·v_i.
+    (docs/multistep.md#plms-hb), h_i = σ_{i+1} − σ_i:
+
+        p_i = AB_k(ε_i, …, ε_{i−k+1}),  v_i = (1 − β)·v_{i−1} + β·p_i (v_0 = p_0),  x_{i+1} = x_i + h_i·v_i
 
     β = 1 is plain PLMS-k; "HB 3.9" is ``**fractional_order(3.9)``.
     """
-    return _plms_momentum(model, x, sigmas, extra_args, callback, disable, order, beta, False, model_family)
+    return _plms(model, x, sigmas, extra_args, callback, disable, params=PLMS_HB_PARAMS, order=order, beta=beta,
+                 nesterov=False, model_family=model_family)
 
 
 @torch.no_grad()
@@ -173,13 +144,20 @@ def sample_plms_nt(
     extra_args: dict | None = None,
     callback: Callable | None = None,
     disable: bool | None = None,
-    order: int = PLMS_NT_PARAMS[0].default,
-    beta: float = PLMS_NT_PARAMS[1].default,
-    model_family: str | None = None,
+    *,
+    order: int = _PLMS_NT["order"],
+    beta: float = _PLMS_NT["beta"],
+    model_family: str = "ve",
 ) -> torch.Tensor:
-    """PLMS of order k with Nesterov momentum (spec/samplers.md §1): v_i as for HB, and the step
-    uses u_i = (1 − β)·v_i + β·p_i: x_{i+1} = x_i + h_i·u_i. β = 1 is plain PLMS-k."""
-    return _plms_momentum(model, x, sigmas, extra_args, callback, disable, order, beta, True, model_family)
+    """PLMS of order k with Nesterov momentum (docs/multistep.md#plms-nt): v_i as for HB, and the
+    step looks ahead with the newest direction:
+
+        p_i = AB_k(ε_i, …),  v_i = (1 − β)·v_{i−1} + β·p_i (v_0 = p_0),  x_{i+1} = x_i + h_i·((1 − β)·v_i + β·p_i)
+
+    β = 1 is plain PLMS-k.
+    """
+    return _plms(model, x, sigmas, extra_args, callback, disable, params=PLMS_NT_PARAMS, order=order, beta=beta,
+                 nesterov=True, model_family=model_family)
 
 
 @torch.no_grad()
@@ -190,33 +168,35 @@ def sample_ghvb(
     extra_args: dict | None = None,
     callback: Callable | None = None,
     disable: bool | None = None,
-    order: int = GHVB_PARAMS[0].default,
-    beta: float = GHVB_PARAMS[1].default,
-    model_family: str | None = None,
+    *,
+    order: int = _GHVB["order"],
+    beta: float = _GHVB["beta"],
+    model_family: str = "ve",
 ) -> torch.Tensor:
-    """Generalized heavy ball of order k (spec/samplers.md §2): v_i = (1 − β)·v_{i−1} + β·ε_i,
-    x_{i+1} = x_i + h_i·Σ_j c_j(β)·v_{i−j} / β with the §2 table's β-dependent weights.
+    """Generalized heavy ball of order k (docs/multistep.md#ghvb): momentum on ε itself, then a
+    k-step combination of the velocities with β-dependent weights:
 
-    Order k for every β; β = 1 is PLMS-k; k = 1 is heavy ball on Euler (DDIM with momentum).
-    "GHVB 2.5" is ``**fractional_order(2.5)``.
+        v_i = (1 − β)·v_{i−1} + β·ε_i (v_0 = ε_0),  x_{i+1} = x_i + h_i·Σ_j c_j(β)·v_{i−j} / β
+
+    (:func:`ghvb_coeffs`). Order k for every β; β = 1 is PLMS-k; k = 1 is heavy ball on Euler (DDIM
+    with momentum). "GHVB 2.5" is ``**fractional_order(2.5)``.
     """
-    k, b = validate_params(GHVB_PARAMS, {"order": order, "beta": beta}).values()
-    run = Run(model, x, sigmas, extra_args, callback, model_family)
-    velocities: deque[torch.Tensor] = deque(maxlen=k)
-    for i in run.steps(disable):
-        denoised = run.evaluate(i, x)
-        if denoised is None:  # nothing moves; the history is unchanged
-            continue
-        sigma, sigma_next = run.sigmas[i], run.sigmas[i + 1]
-        if sigma_next == 0.0:  # the final denoise, as the hosts' samplers end (module docstring)
-            x = denoised
+    checked = validate_params(GHVB_PARAMS, {"order": order, "beta": beta})
+    order, beta = checked["order"], checked["beta"]
+    levels = check_sigmas(sigmas, model_family)
+    extra_args = {} if extra_args is None else extra_args
+    velocities: deque[torch.Tensor] = deque(maxlen=order)
+    for i, sigma, sigma_next in steps(levels, disable):
+        denoised = denoise(model, x, sigmas, levels, i, extra_args, callback)
+        if sigma_next in (sigma, 0.0):  # the final denoise, or a zero-length step: the history stays
+            x = denoised if sigma_next == 0.0 else x
             continue
         eps = torch.sub(x, denoised).mul_(1.0 / sigma)
         if velocities:
             newest = velocities[0]
             # the oldest velocity's storage takes the newest: the history stays k latents
-            reuse = velocities.pop() if len(velocities) == k else None
-            eps = torch.lerp(newest, eps, b, out=reuse) if reuse is not None else torch.lerp(newest, eps, b)
+            reuse = velocities.pop() if len(velocities) == order else None
+            eps = torch.lerp(newest, eps, beta, out=reuse) if reuse is not None else torch.lerp(newest, eps, beta)
         velocities.appendleft(eps)
-        x = _combine(velocities, ghvb_coeffs(len(velocities), b), sigma_next - sigma, base=x)
+        x = combine(velocities, ghvb_coeffs(len(velocities), beta), sigma_next - sigma, base=x)
     return x

@@ -1,5 +1,4 @@
-"""Seeded noise for the stochastic samplers and the ancestral re-noising rule
-(spec/ams_splitting.md c.0, "Noise streams" and "Flow models: the right re-noising").
+"""Seeded noise for the stochastic samplers and the ancestral re-noising rule (docs/noise.md).
 
 Two independent streams per run:
 
@@ -22,8 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-
-from .params import Param
 
 NoiseSampler = Callable[[torch.Tensor | float, torch.Tensor | float], torch.Tensor]
 
@@ -89,7 +86,7 @@ def draws_position_noise(sigma_next: float, eta: float) -> bool:
 
 
 def ancestral_keep(sigma: float, sigma_next: float, eta: float, family: str) -> float:
-    """c_anc(σ_i, σ_{i+1}; η) of spec c.0: the share of ε̂ that an ancestral step keeps, so that
+    """c_anc(σ_i, σ_{i+1}; η): the share of ε̂ that an ancestral step keeps, so that
     ε_new = c·ε̂ + √(1 − c²)·ξ reproduces the host's ancestral step.
 
     VE: c = σ_down/σ_{i+1} with k-diffusion's ``get_ancestral_step``; flow: ComfyUI's RF rule
@@ -113,34 +110,3 @@ def renoise_(eps: torch.Tensor, keep: float, noise: torch.Tensor | None, s_noise
     if noise is not None and keep < 1.0:
         eps.add_(noise, alpha=s_noise * math.sqrt(1.0 - keep * keep))
     return eps
-
-
-def sigma_ratio(sigma: float, sigma_next: float, family: str) -> float:
-    """r_i = σ̃_{i+1}/σ̃_i with σ̃ = σ/α (spec c.0): 1 for a repeated σ, 0 into σ = 0 or out of
-    α = 0 (flow at σ = 1)."""
-    if sigma_next == sigma:
-        return 1.0
-    if sigma_next == 0.0:
-        return 0.0
-    if family == "flow":
-        if sigma >= 1.0:
-            return 0.0
-        return (sigma_next * (1.0 - sigma)) / ((1.0 - sigma_next) * sigma)
-    return sigma_next / sigma
-
-
-def s_noise_param() -> Param:
-    """The hosts' noise multiplier, shared by every stochastic sampler's table."""
-    return Param(
-        name="s_noise",
-        kind="float",
-        default=1.0,
-        label="noise scale",
-        tooltip=(
-            "Multiplies every bit of fresh noise the sampler adds. 1 = exact; slightly above 1 can add "
-            "detail, below 1 smooths, 0 makes the sampler deterministic."
-        ),
-        min=0.0,
-        max=2.0,
-        step=0.01,
-    )

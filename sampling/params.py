@@ -1,13 +1,15 @@
 """One declarative description of every sampler and its parameters.
 
-Both host adapters (ComfyUI nodes, A1111 settings/infotext) and the samplers' own argument
-validation read these tables, so a name, default, range, step or tooltip is written exactly once.
+Both host adapters (ComfyUI nodes, A1111 settings and infotext) and the samplers' own argument checks
+read these tables, so a name, default, range, step or tooltip is written exactly once. Every numeric
+range is closed and is the range the widgets offer, so validation, error messages and widgets say one
+thing (see docs/conventions.md).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -16,11 +18,9 @@ ParamKind = Literal["float", "int", "bool", "choice"]
 
 @dataclass(frozen=True)
 class Param:
-    """A sampler keyword argument as a UI widget and a validation rule.
-
-    ``min_open`` / ``max_open`` mark an open end of the range (e.g. β ∈ (0, 1]).
-    ``label`` is the short human name (A1111 setting label, infotext key suffix).
-    """
+    """A sampler keyword argument as a UI widget and a validation rule: a number in [min, max] on a
+    grid of ``step``, a bool, or one of ``choices``. ``label`` is the short human name (A1111 setting
+    label, infotext key suffix)."""
 
     name: str
     kind: ParamKind
@@ -30,8 +30,6 @@ class Param:
     min: float | None = None
     max: float | None = None
     step: float | None = None
-    min_open: bool = False
-    max_open: bool = False
     choices: tuple[str, ...] = ()
 
     def range_text(self) -> str:
@@ -40,22 +38,17 @@ class Param:
             return "True or False"
         if self.kind == "choice":
             return "one of " + ", ".join(self.choices)
-        left = "(" if self.min_open else "["
-        right = ")" if self.max_open else "]"
-        return f"{left}{_fmt(self.min)}, {_fmt(self.max)}{right}"
+        return f"[{_fmt(self.min)}, {_fmt(self.max)}]"
 
     def widget_range(self) -> tuple[float, float]:
-        """(low, high) for a slider or number widget: the valid range with an open end moved in by
-        one step, so that no value a widget can reach is rejected (β ∈ (0, 1] → [0.01, 1])."""
+        """(low, high) of a slider or number widget: the valid range itself."""
         if self.min is None or self.max is None or self.step is None:
             raise ValueError(f"{self.name} is not a bounded numeric parameter")
-        low = self.min + self.step if self.min_open else self.min
-        high = self.max - self.step if self.max_open else self.max
-        return low, high
+        return self.min, self.max
 
     def validate(self, value: Any) -> Any:
-        """Return ``value`` converted to this parameter's type, or raise ``ValueError``
-        naming the parameter and its valid range."""
+        """``value`` converted to this parameter's type, or a ``ValueError`` naming the parameter
+        and its valid values."""
         bad = ValueError(f"{self.name}={value!r} is out of range: expected {self.range_text()}")
         if self.kind == "bool":
             if isinstance(value, bool):
@@ -79,9 +72,7 @@ class Param:
             if number != int(number):
                 raise bad
             number = int(number)
-        if self.min is not None and (number < self.min or (self.min_open and number == self.min)):
-            raise bad
-        if self.max is not None and (number > self.max or (self.max_open and number == self.max)):
+        if (self.min is not None and number < self.min) or (self.max is not None and number > self.max):
             raise bad
         return number
 
@@ -90,6 +81,21 @@ def _fmt(x: float | None) -> str:
     if x is None:
         return "inf"
     return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def defaults(params: Iterable[Param]) -> dict[str, Any]:
+    """Name → default of a parameter table: what the sampler signatures and the hosts read."""
+    return {p.name: p.default for p in params}
+
+
+def validate_params(params: tuple[Param, ...], values: dict[str, Any]) -> dict[str, Any]:
+    """Validate keyword arguments against a parameter table; an unknown name is a ``TypeError``
+    (as Python itself reports an unexpected keyword)."""
+    known = {p.name: p for p in params}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise TypeError(f"unexpected parameter(s): {', '.join(sorted(unknown))}")
+    return {name: known[name].validate(value) for name, value in values.items()}
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,7 @@ class SamplerSpec:
 
     def defaults(self) -> dict[str, Any]:
         """The keyword arguments that reproduce the sampler's documented defaults."""
-        return {p.name: p.default for p in self.params}
+        return defaults(self.params)
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -118,11 +124,11 @@ class SamplerSpec:
         raise KeyError(f"{self.name} has no parameter {name!r}")
 
 
-# Shared parameter descriptions. Samplers refer to these objects so that, e.g., every β reads the same.
+# Parameters several samplers share, so that every β (order, noise scale) reads the same.
 
 
 def beta_param(default: float, extra: str = "") -> Param:
-    """Momentum β ∈ (0, 1] (spec/samplers.md §1–3)."""
+    """Momentum β ∈ [0.01, 1] (docs/multistep.md)."""
     return Param(
         name="beta",
         kind="float",
@@ -132,10 +138,9 @@ def beta_param(default: float, extra: str = "") -> Param:
             "Momentum. Lower = more damping: fewer burnt / oversaturated artifacts at high CFG or few "
             "steps, slightly softer detail. 1 = the plain solver." + (" " + extra if extra else "")
         ),
-        min=0.0,
+        min=0.01,
         max=1.0,
         step=0.01,
-        min_open=True,
     )
 
 
@@ -156,11 +161,18 @@ def order_param(default: int, what: str) -> Param:
     )
 
 
-def validate_params(params: tuple[Param, ...], values: dict[str, Any]) -> dict[str, Any]:
-    """Validate keyword arguments against a parameter table; unknown names are a ``TypeError``
-    (as Python itself reports an unexpected keyword)."""
-    known = {p.name: p for p in params}
-    unknown = set(values) - set(known)
-    if unknown:
-        raise TypeError(f"unexpected parameter(s): {', '.join(sorted(unknown))}")
-    return {name: known[name].validate(value) for name, value in values.items()}
+def s_noise_param() -> Param:
+    """The hosts' noise multiplier, shared by every stochastic sampler's table."""
+    return Param(
+        name="s_noise",
+        kind="float",
+        default=1.0,
+        label="noise scale",
+        tooltip=(
+            "Multiplies every bit of fresh noise the sampler adds. 1 = exact; slightly above 1 can add "
+            "detail, below 1 smooths, 0 makes the sampler deterministic."
+        ),
+        min=0.0,
+        max=2.0,
+        step=0.01,
+    )

@@ -12,7 +12,8 @@ from .ams import AMS_PARAMS, sample_ams
 from .dpmsolver import DPMPP_2M_HB_PARAMS, sample_dpmpp_2m_hb
 from .multistep import GHVB_PARAMS, PLMS_HB_PARAMS, PLMS_NT_PARAMS, sample_ghvb, sample_plms_hb, sample_plms_nt
 from .params import SamplerSpec
-from .splitting import SPLIT_PARAMS, SPLITTING_SAMPLERS
+from .splitting import SPLIT_PARAMS, sample_split_bao, sample_split_baoab, sample_split_oba, sample_split_obab
+from .unipc import UNIPC_HB_PARAMS, sample_unipc_hb
 
 SAMPLER_SPECS: dict[str, SamplerSpec] = {}
 
@@ -23,6 +24,11 @@ def register(spec: SamplerSpec) -> SamplerSpec:
         raise ValueError(f"sampler name {spec.name!r} is already registered")
     SAMPLER_SPECS[spec.name] = spec
     return spec
+
+
+def samplers() -> dict[str, Callable]:
+    """Name → function, in registration order."""
+    return {name: spec.fn for name, spec in SAMPLER_SPECS.items()}
 
 
 register(SamplerSpec(
@@ -57,10 +63,6 @@ register(SamplerSpec(
     family="momentum",
     description="DPM-Solver++(2M) with heavy-ball momentum on its data prediction.",
 ))
-
-
-# Stochastic samplers (spec/ams_splitting.md c.1, c.2). The four splitting schemes share one parameter
-# table, so a host can show them as one family with one set of widgets.
 register(SamplerSpec(
     name="ams",
     label="AMS",
@@ -74,35 +76,46 @@ register(SamplerSpec(
         "ancestral step (2 model calls per step; 1 with corrector strength 0)."
     ),
 ))
-_SPLITTING_DESCRIPTIONS = {
-    "BAOAB": (
+# The four splitting schemes share one parameter table, so a host can show them as one family.
+register(SamplerSpec(
+    name="split_baoab",
+    label="Splitting BAOAB",
+    fn=sample_split_baoab,
+    params=SPLIT_PARAMS,
+    family="splitting",
+    stochastic=True,
+    description=(
         "Stochastic sampler with a hidden momentum (BAOAB splitting): Euler ancestral's cost, closer "
         "to the true spread of images. Recommended."
     ),
-    "OBAB": "Momentum splitting sampler, OBAB order: slightly over-noisy at high momentum; BAOAB is preferred.",
-    "OBA": "Momentum splitting sampler, OBA order (the paper's favourite): biased at high momentum; BAOAB is preferred.",
-    "BAO": "Momentum splitting sampler, BAO order: biased at high momentum; BAOAB is preferred.",
-}
-for _scheme, _description in _SPLITTING_DESCRIPTIONS.items():
-    register(SamplerSpec(
-        name=f"split_{_scheme.lower()}",
-        label=f"Splitting {_scheme}",
-        fn=SPLITTING_SAMPLERS[_scheme],
-        params=SPLIT_PARAMS,
-        family="splitting",
-        nfe_per_step=1,
-        stochastic=True,
-        description=_description,
-    ))
-
-
-def samplers() -> dict[str, Callable]:
-    """Name → function, in registration order."""
-    return {name: spec.fn for name, spec in SAMPLER_SPECS.items()}
-
-# --- UniPC with heavy-ball momentum (spec/samplers.md §3, last paragraph) ------------------------------
-from .unipc import UNIPC_HB_PARAMS, sample_unipc_hb  # noqa: E402
-
+))
+register(SamplerSpec(
+    name="split_obab",
+    label="Splitting OBAB",
+    fn=sample_split_obab,
+    params=SPLIT_PARAMS,
+    family="splitting",
+    stochastic=True,
+    description="Momentum splitting sampler, OBAB order: slightly over-noisy at high momentum; BAOAB is preferred.",
+))
+register(SamplerSpec(
+    name="split_oba",
+    label="Splitting OBA",
+    fn=sample_split_oba,
+    params=SPLIT_PARAMS,
+    family="splitting",
+    stochastic=True,
+    description="Momentum splitting sampler, OBA order (the paper's favourite): biased at high momentum; BAOAB is preferred.",
+))
+register(SamplerSpec(
+    name="split_bao",
+    label="Splitting BAO",
+    fn=sample_split_bao,
+    params=SPLIT_PARAMS,
+    family="splitting",
+    stochastic=True,
+    description="Momentum splitting sampler, BAO order: biased at high momentum; BAOAB is preferred.",
+))
 register(SamplerSpec(
     name="unipc_hb",
     label="UniPC HB",

@@ -1,12 +1,11 @@
 """Splitting integrators OBA, BAO, OBAB and BAOAB, naive and reduced, with position noise λs
-(after arXiv 2402.07211), for position-space and flow models through the phase-space lift
-(spec/ams_splitting.md c.1 and c.3).
+(after arXiv 2402.07211), for VE and flow latents through the phase-space lift (docs/splitting.md).
 
 A synthetic momentum u ~ N(0, I) is attached to the latent; with the denoiser D frozen over a step,
 the letters act on (e, u), e = ε̂ = (x − α·D)/σ the predicted noise, as a unit-frequency damped
 oscillator whose invariant law is N(0, I) ⊗ N(0, I):
 
-    B(h; g): u ← u − h·g        A(h): e ← e + h·u        O: u ← c_O·u + √(1 − c_O²)·ξ_u
+    B(h): u ← u − h·e        A(h): e ← e + h·u        O: u ← c_O·u + √(1 − c_O²)·ξ_u
     P: e ← c_x·e + √(1 − c_x²)·ξ_x (the host's ancestral step with η = λs)
     T: x_{i+1} = α_{i+1}·D + σ_{i+1}·e
 
@@ -21,17 +20,9 @@ from collections.abc import Callable
 
 import torch
 
-from .common import Run, alpha
-from .noise import (
-    NoiseSampler,
-    ancestral_keep,
-    draws_position_noise,
-    noise_streams,
-    renoise_,
-    s_noise_param,
-    sigma_ratio,
-)
-from .params import Param, validate_params
+from .common import alpha, check_sigmas, denoise, predicted_noise, sigma_ratio, steps, transport
+from .noise import NoiseSampler, ancestral_keep, draws_position_noise, noise_streams, renoise_
+from .params import Param, defaults, s_noise_param, validate_params
 
 SCHEMES = ("BAOAB", "OBAB", "OBA", "BAO")
 
@@ -57,9 +48,8 @@ SPLIT_PARAMS: tuple[Param, ...] = (
             "stable with the OBA/BAO orders."
         ),
         min=0.0,
-        max=2.0,
+        max=1.95,
         step=0.05,
-        max_open=True,
     ),
     Param(
         name="friction",
@@ -99,17 +89,7 @@ SCHEME_PARAM = Param(
     choices=SCHEMES,
 )
 
-_DEFAULTS = {p.name: p.default for p in SPLIT_PARAMS}
-
-
-def predicted_noise(x: torch.Tensor, denoised: torch.Tensor, a: float, sigma: float) -> torch.Tensor:
-    """ε̂ = (x − α·D)/σ in a new tensor (spec c.0): the VE ``to_d``, and for flow not the velocity."""
-    return torch.sub(x, denoised, alpha=a).div_(sigma)
-
-
-def transport(eps: torch.Tensor, denoised: torch.Tensor, a_next: float, sigma_next: float) -> torch.Tensor:
-    """T: x_{i+1} = α_{i+1}·D + σ_{i+1}·ε, written into ``eps``'s storage."""
-    return eps.mul_(sigma_next).add_(denoised, alpha=a_next)
+_SPLIT = defaults((*SPLIT_PARAMS, SCHEME_PARAM))
 
 
 @torch.no_grad()
@@ -120,57 +100,59 @@ def sample_splitting(
     extra_args: dict | None = None,
     callback: Callable | None = None,
     disable: bool | None = None,
-    scheme: str = SCHEME_PARAM.default,
-    reduced: bool = _DEFAULTS["reduced"],
-    lam: float = _DEFAULTS["lam"],
-    friction: float = _DEFAULTS["friction"],
-    lambda_s: float = _DEFAULTS["lambda_s"],
-    s_noise: float = _DEFAULTS["s_noise"],
+    *,
+    scheme: str = _SPLIT["scheme"],
+    reduced: bool = _SPLIT["reduced"],
+    lam: float = _SPLIT["lam"],
+    friction: float = _SPLIT["friction"],
+    lambda_s: float = _SPLIT["lambda_s"],
+    s_noise: float = _SPLIT["s_noise"],
     noise_sampler: NoiseSampler | None = None,
-    model_family: str | None = None,
     momentum_noise_sampler: NoiseSampler | None = None,
+    model_family: str = "ve",
 ) -> torch.Tensor:
-    """Splitting integrator ``scheme`` on the phase-space lift (spec c.1, per-step algorithm).
+    """Splitting integrator ``scheme`` (one of :data:`SCHEMES`) on the phase-space lift; per step i,
+    with D frozen over the step and δ = δ_i:
 
-    Reduced (1 NFE per step): D is frozen over the step; OBAB/BAOAB close with B(δ/2) at the new
-    point and level (the "T − (t + h)" evaluation), which is also the next step's evaluation
-    (first-same-as-last). Naive (2 NFE per step while δ > 0): after the A moves D is re-evaluated at
-    the moved point and the old level, and the closing B and the transport use it.
+        BAOAB: B(δ/2) A(δ/2) O A(δ/2) B(δ/2)     OBAB: O B(δ/2) A(δ) B(δ/2)
+        OBA:   O B(δ) A(δ)                       BAO:  B(δ) A(δ) O
+        then P and T (module docstring).
+
+    Reduced (1 NFE per step): OBAB/BAOAB close with B(δ/2) at the new point and level, which is also
+    the next step's evaluation (first-same-as-last). Naive (2 NFE per step while δ > 0): after the A
+    moves D is re-evaluated at the moved point and the old level, and the closing B and the transport
+    use it (docs/splitting.md#naive-and-reduced).
 
     BAOAB keeps the momentum in the frame where its step-boundary law is exact,
-    u ~ N(0, 1 − δ²/4) (spec (d) E2), rescaling u by √(1 − δ_{i+1}²/4)/√(1 − δ_i²/4) when δ changes; so
-    with a constant denoiser Var(ε̂) = 1 at every step for every schedule, not only for constant δ.
+    u ~ N(0, 1 − δ²/4), rescaling u by √(1 − δ_{i+1}²/4)/√(1 − δ_i²/4) when δ changes; so with a
+    constant denoiser Var(ε̂) = 1 at every step for every schedule (docs/splitting.md#baoab-rescale).
     """
-    scheme = SCHEME_PARAM.validate(scheme)
-    values = validate_params(
-        SPLIT_PARAMS, {"reduced": reduced, "lam": lam, "friction": friction, "lambda_s": lambda_s, "s_noise": s_noise}
-    )
-    reduced, lam, friction, lambda_s, s_noise = values.values()
-    run = Run(model, x, sigmas, extra_args, callback, model_family)
-    streams = noise_streams(x, run.extra_args, noise_sampler, momentum_noise_sampler)
+    checked = validate_params((*SPLIT_PARAMS, SCHEME_PARAM), {
+        "scheme": scheme, "reduced": reduced, "lam": lam, "friction": friction, "lambda_s": lambda_s, "s_noise": s_noise,
+    })
+    scheme, reduced, lam = checked["scheme"], checked["reduced"], checked["lam"]
+    friction, lambda_s, s_noise = checked["friction"], checked["lambda_s"], checked["s_noise"]
+    levels = check_sigmas(sigmas, model_family)
+    extra_args = {} if extra_args is None else extra_args
+    streams = noise_streams(x, extra_args, noise_sampler, momentum_noise_sampler)
     dtype = x.dtype
     half_first = scheme in ("BAOAB", "OBAB")  # B is split around the position move
     u: torch.Tensor | None = None
     u_scale = 1.0  # BAOAB: the √(1 − δ²/4) that u's law carries now
     pending_kick = 0.0  # reduced OBAB/BAOAB: the closing B(δ_{i−1}/2), applied with ε̂_i
 
-    for i in run.steps(disable):
-        sigma, sigma_next = run.sigmas[i], run.sigmas[i + 1]
-        if sigma == 0.0:
-            run.report(i, x, x)
-            continue
-        denoised = run.denoise(x, i)
-        run.report(i, x, denoised)
-        if sigma_next == 0.0:  # the host's last step: x = D; the momentum is dropped
+    for i, sigma, sigma_next in steps(levels, disable):
+        denoised = denoise(model, x, sigmas, levels, i, extra_args, callback)
+        if sigma_next == 0.0:  # the final denoise; the momentum is dropped
             x, u, pending_kick = denoised, None, 0.0
             continue
-        a, a_next = run.alpha(i), alpha(sigma_next, run.family)
-        s_t, s_next_t = run.sigma_tensor[i], run.sigma_tensor[i + 1]
+        a, a_next = alpha(sigma, model_family), alpha(sigma_next, model_family)
+        s_t, s_next_t = sigmas[i], sigmas[i + 1]
         e = predicted_noise(x, denoised, a, sigma)
         if pending_kick:
             u.sub_(e, alpha=pending_kick)
             pending_kick = 0.0
-        delta = lam * (1.0 - sigma_ratio(sigma, sigma_next, run.family))
+        delta = lam * (1.0 - sigma_ratio(sigma, sigma_next, model_family))
 
         if delta > 0.0:
             if u is None:
@@ -202,73 +184,126 @@ def sample_splitting(
 
             if not reduced:  # naive: D at the moved point, at the step's own level
                 x_moved = transport(e, denoised, a, sigma)
-                denoised = run.denoise(x_moved, i)
+                denoised = denoise(model, x_moved, sigmas, levels, i, extra_args)
                 e = predicted_noise(x_moved, denoised, a, sigma)
                 if half_first:
                     u.sub_(e, alpha=kick)
             elif half_first:
                 pending_kick = kick
 
-        keep_x = ancestral_keep(sigma, sigma_next, lambda_s, run.family)
+        keep_x = ancestral_keep(sigma, sigma_next, lambda_s, model_family)
         noise_x = streams.position(s_t, s_next_t) if draws_position_noise(sigma_next, lambda_s) else None
         renoise_(e, keep_x, noise_x, s_noise)
         x = transport(e, denoised, a_next, sigma_next)
     return x.to(dtype)
 
 
-def _named(scheme: str, doc: str) -> Callable[..., torch.Tensor]:
-    @torch.no_grad()
-    def sample(
-        model: Callable,
-        x: torch.Tensor,
-        sigmas: torch.Tensor,
-        extra_args: dict | None = None,
-        callback: Callable | None = None,
-        disable: bool | None = None,
-        reduced: bool = _DEFAULTS["reduced"],
-        lam: float = _DEFAULTS["lam"],
-        friction: float = _DEFAULTS["friction"],
-        lambda_s: float = _DEFAULTS["lambda_s"],
-        s_noise: float = _DEFAULTS["s_noise"],
-        noise_sampler: NoiseSampler | None = None,
-        model_family: str | None = None,
-        momentum_noise_sampler: NoiseSampler | None = None,
-    ) -> torch.Tensor:
-        return sample_splitting(
-            model, x, sigmas, extra_args, callback, disable, scheme, reduced, lam, friction, lambda_s, s_noise,
-            noise_sampler, model_family, momentum_noise_sampler,
-        )
+@torch.no_grad()
+def sample_split_baoab(
+    model: Callable,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    extra_args: dict | None = None,
+    callback: Callable | None = None,
+    disable: bool | None = None,
+    *,
+    reduced: bool = _SPLIT["reduced"],
+    lam: float = _SPLIT["lam"],
+    friction: float = _SPLIT["friction"],
+    lambda_s: float = _SPLIT["lambda_s"],
+    s_noise: float = _SPLIT["s_noise"],
+    noise_sampler: NoiseSampler | None = None,
+    momentum_noise_sampler: NoiseSampler | None = None,
+    model_family: str = "ve",
+) -> torch.Tensor:
+    """Splitting integrator BAOAB on the phase-space lift: B(δ/2)·A(δ/2)·O·A(δ/2)·B(δ/2)
+    (:func:`sample_splitting`). Keeps the noise statistics exact with a constant denoiser for every
+    δ < 2; the recommended stochastic sampler (reduced: 1 NFE per step)."""
+    return sample_splitting(
+        model, x, sigmas, extra_args, callback, disable, scheme="BAOAB", reduced=reduced, lam=lam,
+        friction=friction, lambda_s=lambda_s, s_noise=s_noise, noise_sampler=noise_sampler,
+        momentum_noise_sampler=momentum_noise_sampler, model_family=model_family,
+    )
 
-    sample.__name__ = sample.__qualname__ = f"sample_split_{scheme.lower()}"
-    sample.__doc__ = doc
-    return sample
+
+@torch.no_grad()
+def sample_split_obab(
+    model: Callable,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    extra_args: dict | None = None,
+    callback: Callable | None = None,
+    disable: bool | None = None,
+    *,
+    reduced: bool = _SPLIT["reduced"],
+    lam: float = _SPLIT["lam"],
+    friction: float = _SPLIT["friction"],
+    lambda_s: float = _SPLIT["lambda_s"],
+    s_noise: float = _SPLIT["s_noise"],
+    noise_sampler: NoiseSampler | None = None,
+    momentum_noise_sampler: NoiseSampler | None = None,
+    model_family: str = "ve",
+) -> torch.Tensor:
+    """Splitting integrator OBAB on the phase-space lift: O·B(δ/2)·A(δ)·B(δ/2), the closing kick at
+    the new level (:func:`sample_splitting`; reduced: 1 NFE per step). Over-disperses by O(δ²)."""
+    return sample_splitting(
+        model, x, sigmas, extra_args, callback, disable, scheme="OBAB", reduced=reduced, lam=lam,
+        friction=friction, lambda_s=lambda_s, s_noise=s_noise, noise_sampler=noise_sampler,
+        momentum_noise_sampler=momentum_noise_sampler, model_family=model_family,
+    )
 
 
-sample_split_baoab = _named(
-    "BAOAB",
-    "Splitting integrator BAOAB on the phase-space lift (spec c.1): B(δ/2)·A(δ/2)·O·A(δ/2)·B(δ/2). "
-    "Keeps the noise statistics exact with a constant denoiser for every δ < 2; the recommended "
-    "stochastic sampler (reduced: 1 NFE per step).",
-)
-sample_split_obab = _named(
-    "OBAB",
-    "Splitting integrator OBAB on the phase-space lift (spec c.1): O·B(δ/2)·A(δ)·B(δ/2), the closing "
-    "kick at the new level (reduced: 1 NFE per step). Over-disperses by O(δ²).",
-)
-sample_split_oba = _named(
-    "OBA",
-    "Splitting integrator OBA on the phase-space lift (spec c.1): O·B(δ)·A(δ), the paper's best on "
-    "PSLD. Here biased by O(δ) and unstable for large δ (between 1 and 1.5, spec E2); prefer BAOAB.",
-)
-sample_split_bao = _named(
-    "BAO",
-    "Splitting integrator BAO on the phase-space lift (spec c.1): B(δ)·A(δ)·O. Biased by O(δ) and "
-    "unstable for large δ (between 1 and 1.5, spec E2); prefer BAOAB.",
-)
+@torch.no_grad()
+def sample_split_oba(
+    model: Callable,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    extra_args: dict | None = None,
+    callback: Callable | None = None,
+    disable: bool | None = None,
+    *,
+    reduced: bool = _SPLIT["reduced"],
+    lam: float = _SPLIT["lam"],
+    friction: float = _SPLIT["friction"],
+    lambda_s: float = _SPLIT["lambda_s"],
+    s_noise: float = _SPLIT["s_noise"],
+    noise_sampler: NoiseSampler | None = None,
+    momentum_noise_sampler: NoiseSampler | None = None,
+    model_family: str = "ve",
+) -> torch.Tensor:
+    """Splitting integrator OBA on the phase-space lift: O·B(δ)·A(δ), the paper's best on PSLD
+    (:func:`sample_splitting`). Here biased by O(δ) and unstable for large δ (between 1 and 1.5,
+    docs/splitting.md#stability-range); prefer BAOAB."""
+    return sample_splitting(
+        model, x, sigmas, extra_args, callback, disable, scheme="OBA", reduced=reduced, lam=lam,
+        friction=friction, lambda_s=lambda_s, s_noise=s_noise, noise_sampler=noise_sampler,
+        momentum_noise_sampler=momentum_noise_sampler, model_family=model_family,
+    )
 
-SPLITTING_SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {
-    "BAOAB": sample_split_baoab,
-    "OBAB": sample_split_obab,
-    "OBA": sample_split_oba,
-    "BAO": sample_split_bao,
-}
+
+@torch.no_grad()
+def sample_split_bao(
+    model: Callable,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    extra_args: dict | None = None,
+    callback: Callable | None = None,
+    disable: bool | None = None,
+    *,
+    reduced: bool = _SPLIT["reduced"],
+    lam: float = _SPLIT["lam"],
+    friction: float = _SPLIT["friction"],
+    lambda_s: float = _SPLIT["lambda_s"],
+    s_noise: float = _SPLIT["s_noise"],
+    noise_sampler: NoiseSampler | None = None,
+    momentum_noise_sampler: NoiseSampler | None = None,
+    model_family: str = "ve",
+) -> torch.Tensor:
+    """Splitting integrator BAO on the phase-space lift: B(δ)·A(δ)·O (:func:`sample_splitting`).
+    Biased by O(δ) and unstable for large δ (between 1 and 1.5, docs/splitting.md#stability-range);
+    prefer BAOAB."""
+    return sample_splitting(
+        model, x, sigmas, extra_args, callback, disable, scheme="BAO", reduced=reduced, lam=lam,
+        friction=friction, lambda_s=lambda_s, s_noise=s_noise, noise_sampler=noise_sampler,
+        momentum_noise_sampler=momentum_noise_sampler, model_family=model_family,
+    )

@@ -1,5 +1,5 @@
 """UniPC (predictor UniP-2 + corrector UniC, variant bh2) with heavy-ball momentum
-(UniPC: Zhao et al., arXiv 2302.04867; momentum: arXiv 2307.11118; spec/samplers.md §3 and §4)."""
+(UniPC: Zhao et al., arXiv 2302.04867; momentum: arXiv 2307.11118; docs/unipc.md)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 import torch
 
-from .common import Run, half_log_snr, step_ratio
-from .multistep import heavy_ball
-from .params import Param, beta_param, validate_params
+from .common import alpha, check_sigmas, data_weight, denoise, half_log_snr, heavy_ball, report, step_ratio, steps
+from .params import Param, beta_param, defaults, validate_params
 
 UNIPC_HB_PARAMS: tuple[Param, ...] = (beta_param(0.7),)
+_UNIPC_HB = defaults(UNIPC_HB_PARAMS)
 
 _SERIES_BELOW = 0.05  # |z| under which φ_k(z) comes from its Taylor series (no cancellation)
 
@@ -56,13 +56,13 @@ def sample_unipc_hb(
     extra_args: dict | None = None,
     callback: Callable | None = None,
     disable: bool | None = None,
-    beta: float = UNIPC_HB_PARAMS[0].default,
-    model_family: str | None = None,
+    *,
+    beta: float = _UNIPC_HB["beta"],
+    model_family: str = "ve",
 ) -> torch.Tensor:
     """Multistep UniPC of order 2 with B(h) = e^h − 1 ("bh2"; taken at −h in the data-prediction form,
-    where it equals the step's own weight e^{−h} − 1), in λ = log(α/σ),
-    with heavy-ball momentum on the predictor and on the corrector, each with its own velocity
-    (spec/samplers.md §3, last paragraph; UniPC = arXiv 2302.04867, its UniP-p and UniC-p updates).
+    where it equals the step's own weight e^{−h} − 1), in λ = log(α/σ), with heavy-ball momentum on the
+    predictor and on the corrector, each with its own velocity (docs/unipc.md).
 
     With h_i = λ_{i+1} − λ_i, q_i = h_i/h_{i−1}, D_i the model value at step i and D̃_{i+1} the next
     step's model value at the predicted x̃_{i+1}:
@@ -81,44 +81,39 @@ def sample_unipc_hb(
 
     The corrector's velocity never overwrites the predictor's (the two EMAs are separate states), so
     β = 1 is exactly UniPC-bh2 of order 2. The last step has no corrector (no model call follows);
-    the step to σ = 0 is the final denoise x = D(x̃; σ_{n−1}), as every sampler of the pack ends.
-    A repeated σ moves nothing and reuses the last model value. α = 1 for VE latents; α = 1 − σ for
-    flow latents (§4), where the step from σ = 1 (λ = −inf) is DDIM and the next one has q = 0.
+    the step to σ = 0 is the final denoise x = D(x̃; σ_{n−1}). A repeated σ moves nothing and reuses
+    the last model value. α = 1 for VE latents; α = 1 − σ for flow latents, where the step from σ = 1
+    (λ = −inf) is DDIM and the next one has q = 0.
     """
     beta = validate_params(UNIPC_HB_PARAMS, {"beta": beta})["beta"]
-    run = Run(model, x, sigmas, extra_args, callback, model_family)
-    lambdas = [half_log_snr(s, run.family) for s in run.sigmas]
+    levels = check_sigmas(sigmas, model_family)
+    extra_args = {} if extra_args is None else extra_args
+    lambdas = [half_log_snr(s, model_family) for s in levels]
     denoised = old_denoised = None  # D_i, D_{i−1}
     velocity_p = velocity_c = None
     h_last = h_before = math.nan  # h_{i−1}, h_{i−2}
-    step_weight = 0.0  # −α_{i+1}·(e^{−h_i} − 1) of the last predictor step
+    step_weight = 0.0  # α_{i+1}·(1 − e^{−h_i}) of the last predictor step
     pending = False  # the last step moved x by the predictor: the model value at x̃ corrects it
-    for i in run.steps(disable):
-        sigma, sigma_next = run.sigmas[i], run.sigmas[i + 1]
-        if sigma == 0.0:
-            run.report(i, x, x)
-            continue
+    for i, sigma, sigma_next in steps(levels, disable):
         if pending or denoised is None:
-            new = run.denoise(x, i)  # D̃_i at the predicted x̃_i
+            new = denoise(model, x, sigmas, levels, i, extra_args)  # D̃_i at the predicted x̃_i (x at σ = 0)
             if pending:  # UniC for the step i−1 → i
                 q = None if old_denoised is None else step_ratio(h_last, h_before)
                 a, c = unic_weights(h_last, q)
-                tensors, weights = [denoised, new], [1.0 + a - c, c]
+                terms, weights = [denoised, new], [1.0 + a - c, c]
                 if a != 0.0:
-                    tensors.append(old_denoised)
+                    terms.append(old_denoised)
                     weights.append(-a)
-                velocity_c = heavy_ball(velocity_c, tensors, weights, beta)
-                del tensors
+                velocity_c = heavy_ball(velocity_c, terms, weights, beta)
+                del terms
                 old_denoised = None  # D_{i−2} is done with: freed before the corrected x is made
                 x = torch.add(x, velocity_c, alpha=step_weight).sub_(velocity_p, alpha=step_weight)
                 pending = False
             old_denoised, denoised = denoised, new
             h_before = h_last
-        run.report(i, x, denoised)
-        if sigma_next == sigma:  # zero-length step: nothing moves, the model value is kept
-            continue
-        if sigma_next == 0.0:  # the final denoise, no corrector (module docstring of multistep.py)
-            x = denoised
+        report(callback, x, sigmas, i, denoised)
+        if sigma_next in (sigma, 0.0):  # the final denoise (no corrector), or a zero-length step
+            x = denoised if sigma_next == 0.0 else x
             continue
         h = lambdas[i + 1] - lambdas[i]
         half_q = 0.0 if old_denoised is None else 0.5 * step_ratio(h, h_before)
@@ -126,9 +121,8 @@ def sample_unipc_hb(
             velocity_p = heavy_ball(velocity_p, [denoised], [1.0], beta)
         else:
             velocity_p = heavy_ball(velocity_p, [denoised, old_denoised], [1.0 + half_q, -half_q], beta)
-        step_weight = -run.alpha(i + 1) * math.expm1(-h)  # α_{i+1}·(1 − e^{−h})
+        step_weight = data_weight(h, alpha(sigma_next, model_family))
         x = (x * (sigma_next / sigma)).add_(velocity_p, alpha=step_weight)
         h_last = h
-        pending = i + 1 < run.n_steps  # a model call at σ_{i+1} follows: it corrects this step
+        pending = i + 1 < len(levels) - 1  # a model call at σ_{i+1} follows: it corrects this step
     return x
-

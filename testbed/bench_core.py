@@ -1,4 +1,4 @@
-"""Benchmark of the deterministic samplers (issue: sampling core; spec/testbed.md §3).
+"""Benchmark of the deterministic samplers (docs/testbed.md, results in docs/benchmark.md).
 
 1. Overhead: each sampler's own per-step arithmetic, with a model that returns its input (so the
    model costs nothing), on 1×4×128×128 and 1×16×128×128 float32 latents, as a ratio to k-diffusion's

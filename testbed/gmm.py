@@ -1,5 +1,5 @@
 """An analytic diffusion model: a Gaussian-mixture data distribution whose exact denoiser
-D(x; σ) = E[x0 | x] is known in closed form (spec/testbed.md §3.1).
+D(x; σ) = E[x0 | x] is known in closed form (docs/testbed.md#the-analytic-gaussian-mixture).
 
 Data x0 ~ Σ_k π_k N(μ_k, diag(v_k)) in R^d (d = the latent's element count), each component tagged
 with a class. The denoiser is exact for the VE form x = x0 + σ·n (what SD-type hosts pass) and the
@@ -116,8 +116,8 @@ class AnalyticDenoiser:
     guidance exactly as the hosts' CFG wrappers do.
 
     ``family`` is ``"ve"`` (x = x0 + σ·n) or ``"flow"`` (x = (1 − σ)·x0 + σ·n, σ ∈ [0, 1]); the
-    flow case maps to VE by y = x/(1 − σ), σ̃ = σ/(1 − σ) (spec/ams_splitting.md c.0).
-    ``model_family`` mirrors it so the samplers detect the family without being told.
+    flow case maps to VE by y = x/(1 − σ), σ̃ = σ/(1 − σ) (docs/noise.md#flow-re-noising). The samplers
+    are told the family with their ``model_family`` keyword. ``calls`` counts the model calls.
     """
 
     def __init__(self, mixture: GaussianMixture, family: str = "ve") -> None:
@@ -125,7 +125,6 @@ class AnalyticDenoiser:
             raise ValueError(f"family must be 've' or 'flow', got {family!r}")
         self.mixture = mixture
         self.family = family
-        self.model_family = family
         self.calls = 0
 
     def __call__(
@@ -180,7 +179,7 @@ def image_mixture(
     seed: int = 0,
     dtype: torch.dtype = torch.float64,
 ) -> GaussianMixture:
-    """A class-conditional mixture shaped like a small SD latent (spec/testbed.md §3.1).
+    """A class-conditional mixture shaped like a small SD latent (docs/testbed.md#the-analytic-gaussian-mixture).
 
     Components are diagonal in the orthonormal 2-D DCT basis of each channel, with a natural-image
     power spectrum v ∝ (1 + f²)^(−decay/2) scaled 0.5–1.5 per component; class means have variance
@@ -209,7 +208,7 @@ def image_mixture(
 
 
 def ring_mixture(dim: int = 2, modes: int = 8, radius: float = 1.0, std: float = 0.05, dtype: torch.dtype = torch.float64) -> GaussianMixture:
-    """``modes`` equal Gaussians on a circle in the first two coordinates (spec/ams_splitting.md (d)).
+    """``modes`` equal Gaussians on a circle in the first two coordinates (docs/splitting.md#measured).
     For ``dim`` > 2 the circle is repeated over coordinate pairs so every coordinate carries
     variance; each mode is its own class."""
     angles = torch.arange(modes, dtype=dtype) * (2 * math.pi / modes)

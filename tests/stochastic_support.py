@@ -1,5 +1,5 @@
-"""Shared pieces of the stochastic-sampler tests: models that accept the hosts' ``seed`` key, seeded
-noise, schedules, the flow (RF) ancestral reference, and distribution metrics."""
+"""Shared pieces of the stochastic-sampler tests: the analytic model, seeded noise, schedules, the flow
+(RF) ancestral reference, and distribution metrics."""
 
 from __future__ import annotations
 
@@ -10,26 +10,16 @@ import torch
 from momentum_samplers.testbed.gmm import AnalyticDenoiser, GaussianMixture
 
 
-class Counted:
-    """Wraps a denoiser: swallows the hosts' ``seed`` key, counts model calls, forwards the family."""
-
-    def __init__(self, inner, family: str = "ve") -> None:
-        self.inner, self.model_family, self.calls = inner, family, 0
-
-    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, seed=None, **kwargs) -> torch.Tensor:
-        self.calls += 1
-        return self.inner(x, sigma, **kwargs)
-
-
-def analytic(mixture: GaussianMixture, family: str = "ve") -> Counted:
-    return Counted(AnalyticDenoiser(mixture, family), family)
+def analytic(mixture: GaussianMixture, family: str = "ve") -> AnalyticDenoiser:
+    """The mixture's exact denoiser (it counts its calls in ``.calls`` and ignores the hosts' ``seed``)."""
+    return AnalyticDenoiser(mixture, family)
 
 
 class ConstantDenoiser:
-    """D ≡ x0: the denoiser of a point-mass data set (spec c.1, E2)."""
+    """D ≡ x0: the denoiser of a point-mass data set (docs/splitting.md#baoab-rescale)."""
 
-    def __init__(self, x0: torch.Tensor, family: str) -> None:
-        self.x0, self.model_family, self.calls = x0, family, 0
+    def __init__(self, x0: torch.Tensor) -> None:
+        self.x0, self.calls = x0, 0
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor, **kwargs) -> torch.Tensor:
         self.calls += 1
@@ -54,7 +44,7 @@ def karras(kdiff, n: int, sigma_min: float = 0.002, sigma_max: float = 80.0) -> 
 
 @torch.no_grad()
 def euler_ancestral_rf(model, x, sigmas, extra_args=None, eta=1.0, s_noise=1.0, noise_sampler=None):
-    """ComfyUI's ``sample_euler_ancestral_RF`` as spec/ams_splitting.md c.0 writes it: step to
+    """ComfyUI's ``sample_euler_ancestral_RF`` (docs/noise.md#flow-re-noising): step to
     σ_down = σ_{i+1}·(1 + (σ_{i+1}/σ_i − 1)·η) along the ODE, then rescale the signal by
     α_{i+1}/α_down and top the noise up to σ_{i+1}; noise is drawn only when η > 0."""
     extra_args = {} if extra_args is None else extra_args

@@ -1,4 +1,5 @@
-"""Measured convergence order on the analytic model (spec/samplers.md, "Numerical facts").
+"""Measured convergence order on the analytic model (docs/multistep.md, docs/dpm_solver.md#measured-order,
+docs/unipc.md#measured-order).
 
 Equal steps in σ from 10 to 1 (a partial run, so the comparison is at σ = 1, before any final
 denoise), unguided class-conditional Gaussian mixture in d = 64, against an RK4 reference in log σ
@@ -47,7 +48,7 @@ def test_order_k_at_beta_1(problem, fn, order):
 
 @pytest.mark.parametrize("fn", [sample_plms_hb, sample_ghvb], ids=["plms", "ghvb"])
 def test_order_4_at_beta_1_until_the_warm_up_error_shows(problem, fn):
-    """Order 4 measures 3.70 here, not 4 ± 0.25: the spec's warm-up (lower orders while the history is
+    """Order 4 measures 3.70 here, not 4 ± 0.25: the warm-up (lower orders while the history is
     short) starts with an Euler step whose O(h²) local error caps every k ≥ 2 at global order 2 as
     h → 0; on flow latents, which start at σ = 1 where the trajectory bends at once, PLMS-3/4 measure
     ≈ 2.0 (see README). Over practical step counts the k-th-order term dominates, as this shows."""
@@ -56,7 +57,7 @@ def test_order_4_at_beta_1_until_the_warm_up_error_shows(problem, fn):
 
 @pytest.mark.parametrize("order", [2, 3])
 def test_ghvb_keeps_its_order_below_beta_1(problem, order):
-    """GHVB's β-dependent weights keep order k for β < 1 (spec §2), unlike HB."""
+    """GHVB's β-dependent weights keep order k for β < 1 (docs/multistep.md#ghvb), unlike HB."""
     assert slope(problem, sample_ghvb, order=order, beta=0.5) == pytest.approx(order, abs=0.3)
 
 
@@ -87,7 +88,7 @@ def test_unipc_with_its_corrector_is_third_order_at_beta_1(problem):
 
 
 def flow_slope(fn, start: float, coarse: int, **params) -> float:
-    """The slope on flow latents (α = 1 − σ, spec §4), equal steps from ``start`` to σ = 0.1."""
+    """The slope on flow latents (α = 1 − σ, docs/conventions.md#model-families), equal steps from ``start`` to σ = 0.1."""
     model = AnalyticDenoiser(image_mixture(shape=(1, 8, 8)), family="flow")
     x = torch.randn(8, 1, 8, 8, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     extra = {"classes": torch.arange(8) % 10, "cond_scale": 1.0}
@@ -95,12 +96,13 @@ def flow_slope(fn, start: float, coarse: int, **params) -> float:
     errors = []
     for n in (coarse, 2 * coarse):
         sigmas = torch.linspace(start, 0.1, n + 1, dtype=torch.float64)
-        errors.append(rms_error(fn(model, x, sigmas, extra_args=extra, disable=True, **params), reference))
+        errors.append(rms_error(fn(model, x, sigmas, extra_args=extra, disable=True, model_family="flow", **params),
+                                reference))
     return math.log2(errors[0] / errors[1])
 
 
 def test_dpmpp_2m_hb_is_second_order_on_flow_latents():
-    """With the flow half-log-SNR (spec §4), from σ = 1 where λ = −inf."""
+    """With the flow half-log-SNR (docs/dpm_solver.md#flow-models), from σ = 1 where λ = −inf."""
     assert flow_slope(sample_dpmpp_2m_hb, 1.0, 80, beta=1.0) == pytest.approx(2.0, abs=0.25)
 
 

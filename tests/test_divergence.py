@@ -1,4 +1,4 @@
-"""The divergence effect the papers are about (arXiv 2307.11118; spec/testbed.md §3.5).
+"""The divergence effect the papers are about (arXiv 2307.11118; docs/testbed.md).
 
 Guided analytic model (d = 256, 64 samples, guidance w = 15) on SD's Karras schedule (σ 14.6 → 0.03)
 at 6 and 8 steps, where every β = 1 solver here diverges. Metrics against the exact ODE solution (RK4 reference, 200 steps in log σ):

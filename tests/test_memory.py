@@ -1,5 +1,5 @@
 """Memory is a feature: each sampler's live allocations stay within its history plus the current and
-next latent (issue: sampling core, "Peak extra memory ≤ (history length + 2) latents").
+next latent (docs/conventions.md#input-checks).
 
 Measured with the benchmark's allocation tracker on a model that returns its input, so every latent
 counted is the sampler's own. History: PLMS-HB/NT keep k differences and a velocity, GHVB k velocities,

@@ -1,5 +1,5 @@
-"""Seeded noise streams and the ancestral re-noising rule (spec/ams_splitting.md c.0), and the
-stochastic samplers' reproducibility and batch consistency."""
+"""Seeded noise streams and the ancestral re-noising rule (docs/noise.md), and the stochastic samplers'
+reproducibility and batch consistency."""
 
 from __future__ import annotations
 
@@ -10,21 +10,17 @@ import torch
 from stochastic_support import analytic, flow_schedule
 
 from momentum_samplers.sampling import SAMPLER_SPECS
+from momentum_samplers.sampling.common import sigma_ratio
 from momentum_samplers.sampling.noise import (
     MOMENTUM_SEED_OFFSET,
     ancestral_keep,
     default_noise_sampler,
     draws_position_noise,
     noise_streams,
-    sigma_ratio,
 )
 from momentum_samplers.testbed.gmm import image_mixture
 
 STOCHASTIC = [name for name, spec in SAMPLER_SPECS.items() if spec.stochastic]
-
-
-def test_registry_lists_the_stochastic_samplers():
-    assert STOCHASTIC == ["ams", "split_baoab", "split_obab", "split_oba", "split_bao"]
 
 
 def test_default_noise_sampler_follows_comfyui():
@@ -108,7 +104,9 @@ def setup():
 def _run(name, mixture, x, family="ve", **kwargs):
     sigmas = flow_schedule(6) if family == "flow" else torch.linspace(10, 0, 7, dtype=torch.float64)
     kwargs.setdefault("extra_args", {})
-    return SAMPLER_SPECS[name].fn(analytic(mixture, family), x * float(sigmas[0]), sigmas, disable=True, **kwargs)
+    return SAMPLER_SPECS[name].fn(
+        analytic(mixture, family), x * float(sigmas[0]), sigmas, disable=True, model_family=family, **kwargs
+    )
 
 
 @pytest.mark.parametrize("name", STOCHASTIC)

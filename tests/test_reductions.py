@@ -1,4 +1,5 @@
-"""β = 1 reductions to known samplers (spec/samplers.md, "Numerical facts"), against the real k-diffusion."""
+"""β = 1 reductions to known samplers (docs/multistep.md#reductions, docs/dpm_solver.md#reductions), against
+the real k-diffusion."""
 
 from __future__ import annotations
 
@@ -100,6 +101,6 @@ def test_flow_first_step_is_ddim_and_euler(kdiff):
     euler = kdiff.sample_euler(model, x, sigmas, disable=True)
     assert (euler - ddim).abs().max() <= TOL
     for fn in (sample_ghvb, sample_plms_hb, sample_plms_nt, sample_dpmpp_2m_hb):
-        assert (fn(model, x, sigmas, disable=True) - ddim).abs().max() <= TOL
+        assert (fn(model, x, sigmas, disable=True, model_family="flow") - ddim).abs().max() <= TOL
     full = torch.linspace(1.0, 0.0, 11, dtype=torch.float64)
-    assert torch.isfinite(sample_dpmpp_2m_hb(model, x, full, disable=True, beta=0.8)).all()
+    assert torch.isfinite(sample_dpmpp_2m_hb(model, x, full, disable=True, beta=0.8, model_family="flow")).all()

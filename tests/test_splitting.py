@@ -1,6 +1,6 @@
-"""Splitting integrators on the phase-space lift (spec/ams_splitting.md c.1, c.3): reductions to
-the real k-diffusion and to ComfyUI's RF rule, the BAOAB invariant (E2), distribution accuracy on the
-Gaussian-mixture model (E3), NFE, and the robustness rules."""
+"""Splitting integrators on the phase-space lift (docs/splitting.md): reductions to the real k-diffusion
+and to ComfyUI's RF rule, the BAOAB invariant, distribution accuracy on the Gaussian-mixture model,
+NFE, and the robustness rules."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 import torch
 from stochastic_support import (
     ConstantDenoiser,
-    Counted,
     analytic,
     euler_ancestral_rf,
     flow_schedule,
@@ -28,7 +27,7 @@ from momentum_samplers.sampling import (
     sample_split_obab,
     sample_splitting,
 )
-from momentum_samplers.sampling.noise import sigma_ratio
+from momentum_samplers.sampling.common import sigma_ratio
 from momentum_samplers.testbed.gmm import image_mixture, ring_mixture
 from momentum_samplers.testbed.reference import sliced_wasserstein
 
@@ -65,7 +64,9 @@ def test_no_momentum_no_noise_is_k_diffusion_euler_ve(kdiff, guided, scheme, red
 def test_no_momentum_no_noise_is_euler_flow(kdiff, guided, scheme):
     mixture, noise, extra = guided
     sigmas = flow_schedule(10)
-    ours = SPLITTERS[scheme](analytic(mixture, "flow"), noise, sigmas, extra_args=extra, disable=True, lam=0.0)
+    ours = SPLITTERS[scheme](
+        analytic(mixture, "flow"), noise, sigmas, extra_args=extra, disable=True, lam=0.0, model_family="flow"
+    )
     theirs = kdiff.sample_euler(analytic(mixture, "flow"), noise, sigmas, extra_args=extra, disable=True)
     assert (ours - theirs).abs().max() < TOL
 
@@ -92,7 +93,7 @@ def test_position_noise_is_comfyui_rf_ancestral_flow(guided, scheme, eta):
     sigmas = flow_schedule(10)
     ours = SPLITTERS[scheme](
         analytic(mixture, "flow"), noise, sigmas, extra_args=extra, disable=True, lam=0.0, lambda_s=eta,
-        noise_sampler=seeded_noise(noise, 7),
+        noise_sampler=seeded_noise(noise, 7), model_family="flow",
     )
     theirs = euler_ancestral_rf(
         analytic(mixture, "flow"), noise, sigmas, extra_args=extra, eta=eta, noise_sampler=seeded_noise(noise, 7)
@@ -113,7 +114,7 @@ def test_s_noise_scales_position_noise_like_the_host(kdiff, guided):
     assert (ours - theirs).abs().max() < TOL
 
 
-# --- the BAOAB invariant (spec c.1 "Constant denoiser", E2) --------------------------------------------
+# --- the BAOAB invariant (docs/splitting.md#baoab-rescale) ---------------------------------------------
 
 
 def _eps_variances(sampler, family, sigmas, n=2000, d=64, **kwargs):
@@ -129,7 +130,8 @@ def _eps_variances(sampler, family, sigmas, n=2000, d=64, **kwargs):
         a = 1 - s if family == "flow" else 1.0
         variances.append(float(((info["x"] - a * x0) / s).var()))
 
-    sampler(ConstantDenoiser(x0, family), x, sigmas, callback=record, disable=True, extra_args={"seed": 4}, **kwargs)
+    sampler(ConstantDenoiser(x0), x, sigmas, callback=record, disable=True, extra_args={"seed": 4}, model_family=family,
+            **kwargs)
     return variances[1:]
 
 
@@ -165,20 +167,20 @@ def test_baoab_keeps_unit_noise_variance_at_constant_delta(delta):
 
 @pytest.mark.parametrize("sampler", [sample_split_oba, sample_split_bao])
 def test_oba_and_bao_lose_the_noise_variance(sampler):
-    # E2: stationary Var(ε̂) = 0.767 at δ = 0.4 (exact Lyapunov solve, γ = 2)
+    # stationary Var(ε̂) = 0.767 at δ = 0.4 (exact Lyapunov solve, γ = 2)
     variances = _eps_variances(sampler, "ve", _geometric(0.6, 30), lam=1.0)
     settled = sum(variances[-10:]) / 10
     assert abs(settled - 0.767) < 0.03, variances
 
 
 def test_obab_over_disperses():
-    # E2: stationary Var(ε̂) = 1/(1 − δ²/4) = 4/3 at δ = 1
+    # stationary Var(ε̂) = 1/(1 − δ²/4) = 4/3 at δ = 1
     variances = _eps_variances(sample_split_obab, "ve", _geometric(1 - 1 / 1.9, 30), lam=1.9)
     settled = sum(variances[-10:]) / 10
     assert abs(settled - 4 / 3) < 0.05, variances
 
 
-# --- distribution accuracy on the Gaussian-mixture model (E3) ------------------------------------------
+# --- distribution accuracy on the Gaussian-mixture model ------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -217,10 +219,9 @@ def test_nfe_per_step(kdiff, guided, scheme):
     reduced, naive = analytic(mixture), analytic(mixture)
     SPLITTERS[scheme](reduced, noise * 80, sigmas, extra_args=extra, disable=True)
     SPLITTERS[scheme](naive, noise * 80, sigmas, extra_args=extra, disable=True, reduced=False)
-    assert reduced.calls == 12  # 1 per step
+    assert reduced.calls == 12  # 1 per step, as the registry tells the hosts
+    assert reduced.calls == SAMPLER_SPECS[f"split_{scheme.lower()}"].nfe_per_step * 12
     assert naive.calls == 2 * 12 - 1  # 2 per step; the last step (to σ = 0) is the host's plain denoise
-    spec = SAMPLER_SPECS[f"split_{scheme.lower()}"]
-    assert spec.nfe_per_step == 1 and spec.stochastic and spec.defaults()["reduced"] is True
 
 
 # --- robustness ---------------------------------------------------------------------------------------
@@ -229,7 +230,7 @@ def test_nfe_per_step(kdiff, guided, scheme):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"lam": 2.0}, "lam=2.0 is out of range: expected [0, 2)"),
+        ({"lam": 2.0}, "lam=2.0 is out of range: expected [0, 1.95]"),
         ({"lam": -0.1}, "lam=-0.1 is out of range"),
         ({"friction": 0.0}, "friction=0.0 is out of range: expected [0.1, 10]"),
         ({"lambda_s": 1.5}, "lambda_s=1.5 is out of range: expected [0, 1]"),
@@ -250,7 +251,7 @@ def test_bad_sigmas_and_family_are_errors(guided):
     with pytest.raises(ValueError, match="non-increasing"):
         sample_split_baoab(analytic(mixture), noise, torch.tensor([1.0, 2.0, 0.0]), disable=True)
     with pytest.raises(ValueError, match=r"flow-matching sigmas must lie in \[0, 1\]"):
-        sample_split_baoab(analytic(mixture, "flow"), noise, torch.tensor([2.0, 0.0]), disable=True)
+        sample_split_baoab(analytic(mixture, "flow"), noise, torch.tensor([2.0, 0.0]), disable=True, model_family="flow")
     with pytest.raises(ValueError, match="model_family"):
         sample_split_baoab(analytic(mixture), noise, torch.tensor([1.0, 0.0]), disable=True, model_family="vp")
 
@@ -274,7 +275,9 @@ def test_schedule_edge_cases(guided, family):
     model = analytic(mixture, family)
     x = noise.clone()
     for sigmas in ([], [0.7]):  # nothing to do
-        out = sample_split_baoab(model, x, torch.tensor(sigmas, dtype=torch.float64), extra_args=extra, disable=True)
+        out = sample_split_baoab(
+            model, x, torch.tensor(sigmas, dtype=torch.float64), extra_args=extra, disable=True, model_family=family
+        )
         assert torch.equal(out, x)
     assert model.calls == 0
     # partial run ending above 0, repeated levels, a low first sigma: finite, one callback per step
@@ -282,7 +285,7 @@ def test_schedule_edge_cases(guided, family):
         seen = []
         out = sample_split_baoab(
             model, x * sigmas[0], torch.tensor(sigmas, dtype=torch.float64), extra_args=extra, disable=True,
-            callback=lambda info, seen=seen: seen.append(info["i"]),
+            callback=lambda info, seen=seen: seen.append(info["i"]), model_family=family,
         )
         assert torch.isfinite(out).all()
         assert seen == list(range(len(sigmas) - 1))
@@ -326,7 +329,7 @@ def test_momentum_noise_is_independent_of_the_host_noise_sampler(guided):
         return torch.zeros_like(noise)
 
     sigmas = torch.linspace(10, 0, 6, dtype=torch.float64)
-    sample_split_baoab(Counted(analytic(mixture)), noise * 10, sigmas, disable=True, noise_sampler=host_noise)
+    sample_split_baoab(analytic(mixture), noise * 10, sigmas, disable=True, noise_sampler=host_noise)
     assert calls == []  # lambda_s = 0: no position noise
     sample_split_baoab(analytic(mixture), noise * 10, sigmas, disable=True, lambda_s=0.5, noise_sampler=host_noise)
     assert calls == [(10.0, 8.0), (8.0, 6.0), (6.0, 4.0), (4.0, 2.0)]

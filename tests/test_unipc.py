@@ -1,4 +1,4 @@
-"""UniPC with heavy-ball momentum (spec/samplers.md §3, last paragraph; UniPC = arXiv 2302.04867).
+"""UniPC with heavy-ball momentum (docs/unipc.md; UniPC = arXiv 2302.04867).
 
 - β = 1 is UniPC-bh2 of order 2 (UniP-2 + UniC): checked against an independent, step-by-step
   implementation of the paper's formulas below (a linear solve for the corrector's weights, the
@@ -16,7 +16,7 @@ import math
 import pytest
 import torch
 
-from momentum_samplers.sampling import SAMPLER_SPECS, sample_unipc_hb
+from momentum_samplers.sampling import sample_unipc_hb
 from momentum_samplers.testbed.gmm import AnalyticDenoiser, image_mixture
 
 TOL = 1e-10
@@ -139,13 +139,6 @@ def test_one_model_call_per_step_and_repeats_cost_nothing(kdiff, guided):
     assert calls == sigmas[:-1].tolist()
 
 
-def test_registered_after_every_other_sampler():
-    assert list(SAMPLER_SPECS)[-1] == "unipc_hb"
-    spec = SAMPLER_SPECS["unipc_hb"]
-    assert spec.fn is sample_unipc_hb and spec.label == "UniPC HB" and spec.family == "momentum"
-    assert spec.nfe_per_step == 1 and not spec.stochastic
-
-
 # The measured convergence orders are in tests/test_convergence.py, beside the other samplers'.
 
 
@@ -153,7 +146,7 @@ def test_flow_first_step_from_sigma_1_is_ddim():
     model = AnalyticDenoiser(image_mixture(shape=(1, 8, 8)), family="flow")
     x = torch.randn(4, 1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     d = model(x, torch.ones(4, dtype=torch.float64))
-    out = sample_unipc_hb(model, x, torch.tensor([1.0, 0.7], dtype=torch.float64), disable=True)
+    out = sample_unipc_hb(model, x, torch.tensor([1.0, 0.7], dtype=torch.float64), disable=True, model_family="flow")
     assert (out - (0.3 * d + 0.7 * x)).abs().max() <= 1e-12
-    full = sample_unipc_hb(model, x, torch.linspace(1.0, 0.0, 11, dtype=torch.float64), disable=True)
+    full = sample_unipc_hb(model, x, torch.linspace(1.0, 0.0, 11, dtype=torch.float64), disable=True, model_family="flow")
     assert torch.isfinite(full).all()

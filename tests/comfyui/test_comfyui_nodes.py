@@ -1,7 +1,7 @@
 """SAMPLER nodes, MODEL-options nodes and the host sampler function against a fake ComfyUI
-(spec/hosts.md §1 item 2, §2, §3): widgets generated from the parameter tables, KSAMPLER objects
-with fresh validated options, model family passed explicitly, stored options < node values,
-``extra_args`` forwarded untouched."""
+(docs/hosts.md#comfyui): widgets generated from the parameter tables, KSAMPLER objects with fresh
+options, the model family passed explicitly, stored options < node values, ``extra_args`` forwarded
+untouched, and a bad value rejected by the sampler when it runs."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def spy_spec() -> SamplerSpec:
         label="Spy",
         fn=Spy(),
         params=(
-            Param("strength", "float", 0.5, "strength", "How strong.", min=0.0, max=1.0, step=0.01, min_open=True),
+            Param("strength", "float", 0.5, "strength", "How strong.", min=0.01, max=1.0, step=0.01),
             Param("order", "int", 2, "order", "How many.", min=1, max=4, step=1),
             Param("reduced", "bool", True, "reduced", "Cheaper."),
             Param("scheme", "choice", "BAOAB", "scheme", "Letters.", choices=("OBA", "BAOAB")),
@@ -76,13 +76,12 @@ def test_widgets_come_from_the_parameter_table(fake_comfy):
     kinds = [type(i) for i in schema.inputs]
     assert kinds == [io.Float.Input, io.Int.Input, io.Boolean.Input, io.Combo.Input]
     strength, order, reduced, scheme = schema.inputs
-    # the open end (0, 1] moves in by one step, so the widget cannot reach a value validation rejects
-    assert (strength.default, strength.options["min"], strength.options["max"], strength.options["step"]) == (
-        0.5, 0.01, 1.0, 0.01)
-    assert "(0, 1]" in strength.tooltip and strength.tooltip.startswith("How strong.")
-    assert (order.default, order.options["min"], order.options["max"]) == (2, 1, 4)
+    # the widget offers exactly the valid range, and floats are not rounded to the step
+    assert (strength.default, strength.min, strength.max, strength.step, strength.round) == (0.5, 0.01, 1.0, 0.01, False)
+    assert "[0.01, 1]" in strength.tooltip and strength.tooltip.startswith("How strong.")
+    assert (order.default, order.min, order.max) == (2, 1, 4)
     assert reduced.default is True and reduced.tooltip == "Cheaper."
-    assert scheme.options["options"] == ["OBA", "BAOAB"] and scheme.default == "BAOAB"
+    assert scheme.options == ["OBA", "BAOAB"] and scheme.default == "BAOAB"
     assert [type(o) for o in schema.outputs] == [io.Sampler.Output]
 
     options_schema = node_class(io, options_node(spec), spec).define_schema()
@@ -98,18 +97,16 @@ def test_real_registry_nodes_build(fake_comfy):
         assert schema.display_name and schema.description and all(i.tooltip for i in schema.inputs)
 
 
-def test_sampler_node_returns_a_ksampler_with_fresh_validated_options(fake_comfy):
+def test_sampler_node_returns_a_ksampler_with_fresh_options(fake_comfy):
     spec = spy_spec()
     cls = node_class(fake_comfy.io, sampler_node(spec), spec)
-    values = {"strength": 0.25, "order": 3, "reduced": False, "scheme": "oba"}
+    values = {"strength": 0.25, "order": 3, "reduced": False, "scheme": "OBA"}
     out1 = cls.execute(**values).result[0]
     out2 = cls.execute(**values).result[0]
     assert isinstance(out1, fake_comfy.samplers.KSAMPLER)
     assert out1.sampler_function is host_sampler(spec)
-    assert out1.extra_options == {"strength": 0.25, "order": 3, "reduced": False, "scheme": "OBA"}
+    assert out1.extra_options == values
     assert out1.extra_options is not out2.extra_options and out1.inpaint_options is not out2.inpaint_options
-    with pytest.raises(ValueError, match=r"strength=0.*\(0, 1\]"):
-        cls.execute(**{**values, "strength": 0.0})
 
 
 def test_options_node_stores_values_in_a_clone(fake_comfy, fake_patcher):
@@ -122,8 +119,23 @@ def test_options_node_stores_values_in_a_clone(fake_comfy, fake_patcher):
     assert patched.model_options["momentum_samplers"] == {"other": {"x": 1}, "spy": values}
     assert fake_patcher.model_options["momentum_samplers"] == {"other": {"x": 1}}  # the input is untouched
     assert patched.model_options["transformer_options"] == {}
-    with pytest.raises(ValueError, match="order"):
-        cls.execute(model=fake_patcher, **{**values, "order": 9})
+
+
+def test_a_bad_value_stops_the_run_naming_the_parameter(fake_comfy, fake_patcher, make_wrapped_model):
+    """The nodes pass values on as they are (ComfyUI holds widgets to their ranges); a value that gets
+    past it anyway (an API prompt, another pack's node) fails when the sampler runs, on both routes."""
+    spec = SAMPLER_SPECS["ghvb"]
+    model = make_wrapped_model(fake_comfy.model_sampling.EPS(), gaussian_denoiser(False))
+    sigmas = torch.linspace(10.0, 0.0, 5, dtype=torch.float64)
+    noise = torch.randn(1, 2, 4, 4, dtype=torch.float64) * 10
+    sampler = node_class(fake_comfy.io, sampler_node(spec)).execute(order=3, beta=0.0).result[0]
+    with pytest.raises(ValueError, match=r"beta=0\.0 is out of range: expected \[0\.01, 1\]"):
+        sampler.sample(model, sigmas, {}, None, noise)
+    patched = node_class(fake_comfy.io, options_node(spec)).execute(model=fake_patcher, order=9, beta=0.5).result[0]
+    register_stock_samplers()
+    with pytest.raises(ValueError, match=r"order=9 is out of range"):
+        fake_comfy.samplers.ksampler(naming.stock_name("ghvb")).sample(
+            model, sigmas, {"model_options": patched.model_options}, None, noise)
 
 
 def test_model_family_is_detected_by_class(fake_comfy, make_wrapped_model):
@@ -132,7 +144,7 @@ def test_model_family_is_detected_by_class(fake_comfy, make_wrapped_model):
     assert model_family(make_wrapped_model(ms.V_PREDICTION(), None)) == "ve"
     assert model_family(make_wrapped_model(ms.X0(), None)) == "ve"
     assert model_family(make_wrapped_model(ms.CONST(), None)) == "flow"
-    assert model_family(object()) is None
+    assert model_family(object()) == "ve"  # no model sampling found: the samplers' own default
 
 
 def test_host_function_merges_options_and_forwards_extra_args(fake_comfy, make_wrapped_model):

@@ -1,95 +1,187 @@
-"""Fake ``comfy_api.latest.io``: the V3 schema classes the pack uses, recording their arguments.
+"""Fake ``comfy_api.latest.io``: the V3 schema classes the pack uses.
 
-Signatures follow ComfyUI 0.8's ``comfy_api/latest/_io.py`` (keyword names included), so a wrong
-keyword fails here as it would there.
+Signatures, stored attributes, ``as_dict()`` and ``get_io_type()`` follow ComfyUI 0.8's
+``comfy_api/latest/_io.py`` (keyword names included), so a wrong keyword fails here as it would there
+and ``as_dict()`` is what the real class sends to the front end for the same arguments.
 """
 
 
-class _Input:
+def prune_dict(d: dict) -> dict:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+class Input:
     io_type = None
 
-    def __init__(self, id, display_name=None, optional=False, tooltip=None, lazy=None, default=None, **kw):
+    def __init__(self, id, display_name=None, optional=False, tooltip=None, lazy=None, extra_dict=None,
+                 raw_link=None):
         self.id = id
         self.display_name = display_name
         self.optional = optional
         self.tooltip = tooltip
+        self.lazy = lazy
+        self.extra_dict = extra_dict if extra_dict is not None else {}
+        self.rawLink = raw_link
+
+    def as_dict(self):
+        return prune_dict({
+            "display_name": self.display_name,
+            "optional": self.optional,
+            "tooltip": self.tooltip,
+            "lazy": self.lazy,
+            "rawLink": self.rawLink,
+        }) | prune_dict(self.extra_dict)
+
+    def get_io_type(self):
+        return self.io_type
+
+
+class WidgetInput(Input):
+    def __init__(self, id, display_name=None, optional=False, tooltip=None, lazy=None, default=None,
+                 socketless=None, widget_type=None, force_input=None, extra_dict=None, raw_link=None):
+        super().__init__(id, display_name, optional, tooltip, lazy, extra_dict, raw_link)
         self.default = default
-        self.options = kw
+        self.socketless = socketless
+        self.widget_type = widget_type
+        self.force_input = force_input
+
+    def as_dict(self):
+        return super().as_dict() | prune_dict({
+            "default": self.default,
+            "socketless": self.socketless,
+            "widgetType": self.widget_type,
+            "forceInput": self.force_input,
+        })
+
+    def get_io_type(self):
+        return self.widget_type if self.widget_type is not None else super().get_io_type()
 
 
-class _Output:
+class Output:
     io_type = None
 
     def __init__(self, id=None, display_name=None, tooltip=None, is_output_list=False):
         self.id = id
-        self.display_name = display_name
+        self.display_name = display_name if display_name else id
         self.tooltip = tooltip
+        self.is_output_list = is_output_list
 
+    def as_dict(self):
+        return prune_dict({
+            "display_name": self.display_name if self.display_name else self.id,
+            "tooltip": self.tooltip,
+            "is_output_list": self.is_output_list,
+        })
 
-def _check(allowed, kw):
-    unknown = set(kw) - set(allowed)
-    if unknown:
-        raise TypeError(f"unexpected keyword(s) {sorted(unknown)}")
-
-
-class Float:
-    class Input(_Input):
-        io_type = "FLOAT"
-
-        def __init__(self, id, display_name=None, optional=False, tooltip=None, lazy=None, default=None, **kw):
-            _check({"min", "max", "step", "round", "display_mode", "socketless", "force_input", "extra_dict",
-                    "raw_link"}, kw)
-            super().__init__(id, display_name, optional, tooltip, lazy, default, **kw)
-
-
-class Int:
-    class Input(_Input):
-        io_type = "INT"
-
-        def __init__(self, id, display_name=None, optional=False, tooltip=None, lazy=None, default=None, **kw):
-            _check({"min", "max", "step", "control_after_generate", "display_mode", "socketless", "force_input",
-                    "extra_dict", "raw_link"}, kw)
-            super().__init__(id, display_name, optional, tooltip, lazy, default, **kw)
+    def get_io_type(self):
+        return self.io_type
 
 
 class Boolean:
-    class Input(_Input):
+    class Input(WidgetInput):
         io_type = "BOOLEAN"
 
-        def __init__(self, id, display_name=None, optional=False, tooltip=None, lazy=None, default=None, **kw):
-            _check({"label_on", "label_off", "socketless", "force_input", "extra_dict", "raw_link"}, kw)
-            super().__init__(id, display_name, optional, tooltip, lazy, default, **kw)
+        def __init__(self, id, display_name=None, optional=False, tooltip=None, lazy=None, default=None,
+                     label_on=None, label_off=None, socketless=None, force_input=None, extra_dict=None,
+                     raw_link=None):
+            super().__init__(id, display_name, optional, tooltip, lazy, default, socketless, None, force_input,
+                             extra_dict, raw_link)
+            self.label_on = label_on
+            self.label_off = label_off
+
+        def as_dict(self):
+            return super().as_dict() | prune_dict({"label_on": self.label_on, "label_off": self.label_off})
+
+
+class Int:
+    class Input(WidgetInput):
+        io_type = "INT"
+
+        def __init__(self, id, display_name=None, optional=False, tooltip=None, lazy=None, default=None, min=None,
+                     max=None, step=None, control_after_generate=None, display_mode=None, socketless=None,
+                     force_input=None, extra_dict=None, raw_link=None):
+            super().__init__(id, display_name, optional, tooltip, lazy, default, socketless, None, force_input,
+                             extra_dict, raw_link)
+            self.min = min
+            self.max = max
+            self.step = step
+            self.control_after_generate = control_after_generate
+            self.display_mode = display_mode
+
+        def as_dict(self):
+            return super().as_dict() | prune_dict({
+                "min": self.min,
+                "max": self.max,
+                "step": self.step,
+                "control_after_generate": self.control_after_generate,
+                "display": self.display_mode.value if self.display_mode else None,
+            })
+
+
+class Float:
+    class Input(WidgetInput):
+        io_type = "FLOAT"
+
+        def __init__(self, id, display_name=None, optional=False, tooltip=None, lazy=None, default=None, min=None,
+                     max=None, step=None, round=None, display_mode=None, socketless=None, force_input=None,
+                     extra_dict=None, raw_link=None):
+            super().__init__(id, display_name, optional, tooltip, lazy, default, socketless, None, force_input,
+                             extra_dict, raw_link)
+            self.min = min
+            self.max = max
+            self.step = step
+            self.round = round
+            self.display_mode = display_mode
+
+        def as_dict(self):
+            return super().as_dict() | prune_dict({
+                "min": self.min,
+                "max": self.max,
+                "step": self.step,
+                "round": self.round,
+                "display": self.display_mode,
+            })
 
 
 class Combo:
-    class Input(_Input):
+    class Input(WidgetInput):
         io_type = "COMBO"
 
         def __init__(self, id, options=None, display_name=None, optional=False, tooltip=None, lazy=None,
-                     default=None, **kw):
-            _check({"control_after_generate", "upload", "image_folder", "remote", "socketless", "extra_dict",
-                    "raw_link"}, kw)
-            super().__init__(id, display_name, optional, tooltip, lazy, default, **kw)
-            self.options["options"] = options
+                     default=None, control_after_generate=None, upload=None, image_folder=None, remote=None,
+                     socketless=None, extra_dict=None, raw_link=None):
+            super().__init__(id, display_name, optional, tooltip, lazy, default, socketless, None, None, extra_dict,
+                             raw_link)
+            self.multiselect = False
+            self.options = options
+            self.control_after_generate = control_after_generate
+            self.upload = upload
+            self.image_folder = image_folder
+            self.remote = remote
+
+        def as_dict(self):
+            return super().as_dict() | prune_dict({
+                "multiselect": self.multiselect,
+                "options": self.options,
+                "control_after_generate": self.control_after_generate,
+                "image_folder": self.image_folder,
+                "remote": self.remote,
+            })
 
 
 class Model:
-    class Input(_Input):
+    class Input(Input):
         io_type = "MODEL"
 
-        def __init__(self, id, display_name=None, optional=False, tooltip=None, lazy=None, extra_dict=None,
-                     raw_link=None):
-            super().__init__(id, display_name, optional, tooltip, lazy)
-
-    class Output(_Output):
+    class Output(Output):
         io_type = "MODEL"
 
 
 class Sampler:
-    class Input(_Input):
+    class Input(Input):
         io_type = "SAMPLER"
 
-    class Output(_Output):
+    class Output(Output):
         io_type = "SAMPLER"
 
 
