@@ -258,16 +258,16 @@ def help_figure(bed: Bed, name: str, path: Path) -> None:
     panels = [(f"{base} (stock)", bed.run(base_run, guidance, steps)),
               (describe(name), bed.run((spec.fn, {}), guidance, steps)),
               (exact_label, exact)]
-    fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.2))
+    # One column: the help panel of ComfyUI's front end is tall and narrow.
+    fig, axes = plt.subplots(3, 1, figsize=(3.2, 5.4))
     for ax, (label, out) in zip(axes, panels, strict=True):
         ax.imshow(tile(out[:SHOWN], bed.scale).numpy(), interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(label, fontsize=8)
-        ax.set_xlabel(f"burn {out_of_range_percent(out[:SHOWN], bed.threshold):.0f} %", fontsize=7)
-    fig.suptitle(f"Guidance {guidance:g}, {steps} steps; burn = % of values beyond the data range", fontsize=8)
+        ax.set_title(f"{label}: burn {out_of_range_percent(out[:SHOWN], bed.threshold):.0f} %", fontsize=9)
+    fig.suptitle(f"Guidance {guidance:g}, {steps} steps", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
