@@ -10,7 +10,7 @@ import pytest
 import torch
 from stochastic_support import analytic, euler_ancestral_rf, flow_schedule, karras, seeded_noise, within_mode_std
 
-from momentum_samplers.sampling import SAMPLER_SPECS, ModelOutputError, ams, sample_ams
+from momentum_samplers.sampling import SAMPLER_SPECS, ams, sample_ams
 from momentum_samplers.sampling.noise import ancestral_keep
 from momentum_samplers.testbed.gmm import GaussianMixture, image_mixture, ring_mixture
 from momentum_samplers.testbed.reference import sliced_wasserstein
@@ -150,35 +150,6 @@ def test_nfe_per_step(guided, family, kwargs, calls):
     assert model.calls == calls
     if family == "ve" and not kwargs:  # at its defaults, what the registry tells the hosts
         assert model.calls == SAMPLER_SPECS["ams"].nfe_per_step * (len(sigmas) - 1)
-
-
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        ({"snr": 0.6}, "snr=0.6 is out of range: expected [0, 0.5]"),
-        ({"snr": -1}, "snr=-1 is out of range"),
-        ({"eta": 1.5}, "eta=1.5 is out of range: expected [0, 1]"),
-        ({"s_noise": 3}, "s_noise=3 is out of range: expected [0, 2]"),
-        ({"variance_preserving": "no"}, "variance_preserving='no' is out of range: expected True or False"),
-    ],
-)
-def test_bad_parameters_name_their_range(guided, kwargs, message):
-    mixture, noise, _ = guided
-    with pytest.raises(ValueError) as err:
-        sample_ams(analytic(mixture), noise, torch.tensor([1.0, 0.0]), disable=True, **kwargs)
-    assert message in str(err.value)
-
-
-def test_nan_from_the_model_is_a_clear_error(guided):
-    mixture, noise, _ = guided
-    inner = analytic(mixture)
-
-    def broken(x, sigma, **kwargs):
-        out = inner(x, sigma, **kwargs)
-        return out * float("nan") if inner.calls >= 4 else out
-
-    with pytest.raises(ModelOutputError, match="NaN or infinity at step 2 of 5"):
-        sample_ams(broken, noise * 10, torch.linspace(10, 0, 6, dtype=torch.float64), disable=True)
 
 
 @pytest.mark.parametrize("family", ["ve", "flow"])

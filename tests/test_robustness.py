@@ -123,11 +123,18 @@ def test_progress_bar_honours_disable(name, capsys):
     assert f"{len(SCHEDULE) - 1}/{len(SCHEDULE) - 1}" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_nan_from_the_model_names_the_step(name):
-    model = NaNAfter(GaussianDenoiser(), bad_call=3)
-    with pytest.raises(ModelOutputError, match=r"NaN or infinity at step \d+ of 7"):
-        run(name, model, start(), SCHEDULE)
+@pytest.mark.parametrize("bad_call", [3, 4])
+@pytest.mark.parametrize(
+    "name, params, calls_per_step",
+    [(name, {}, spec.nfe_per_step) for name, spec in SAMPLER_SPECS.items()] + [("split_baoab", {"reduced": False}, 2)],
+)
+def test_nan_from_the_model_names_the_step(name, params, calls_per_step, bad_call):
+    """Whichever model call of a step fails (AMS's corrector or predictor, the naive splitting's
+    second evaluation), the error names that step."""
+    model = NaNAfter(GaussianDenoiser(), bad_call=bad_call)
+    step = (bad_call - 1) // calls_per_step + 1
+    with pytest.raises(ModelOutputError, match=rf"NaN or infinity at step {step} of 7 "):
+        run(name, model, start(), SCHEDULE, **params)
 
 
 @pytest.mark.parametrize("name", ALL)

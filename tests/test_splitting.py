@@ -20,7 +20,6 @@ from stochastic_support import (
 
 from momentum_samplers.sampling import (
     SAMPLER_SPECS,
-    ModelOutputError,
     sample_split_bao,
     sample_split_baoab,
     sample_split_oba,
@@ -227,23 +226,11 @@ def test_nfe_per_step(kdiff, guided, scheme):
 # --- robustness ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        ({"lam": 2.0}, "lam=2.0 is out of range: expected [0, 1.95]"),
-        ({"lam": -0.1}, "lam=-0.1 is out of range"),
-        ({"friction": 0.0}, "friction=0.0 is out of range: expected [0.1, 10]"),
-        ({"lambda_s": 1.5}, "lambda_s=1.5 is out of range: expected [0, 1]"),
-        ({"s_noise": float("nan")}, "s_noise=nan is out of range: expected [0, 2]"),
-        ({"reduced": "yes"}, "reduced='yes' is out of range: expected True or False"),
-        ({"scheme": "ABO"}, "scheme='ABO' is out of range: expected one of BAOAB, OBAB, OBA, BAO"),
-    ],
-)
-def test_bad_parameters_name_their_range(guided, kwargs, message):
+def test_an_unknown_scheme_names_the_schemes(guided):
     mixture, noise, _ = guided
     with pytest.raises(ValueError) as err:
-        sample_splitting(analytic(mixture), noise, torch.tensor([1.0, 0.0]), disable=True, **kwargs)
-    assert message in str(err.value)
+        sample_splitting(analytic(mixture), noise, torch.tensor([1.0, 0.0]), disable=True, scheme="ABO")
+    assert str(err.value) == "scheme='ABO' is out of range: expected one of BAOAB, OBAB, OBA, BAO"
 
 
 def test_bad_sigmas_and_family_are_errors(guided):
@@ -254,19 +241,6 @@ def test_bad_sigmas_and_family_are_errors(guided):
         sample_split_baoab(analytic(mixture, "flow"), noise, torch.tensor([2.0, 0.0]), disable=True, model_family="flow")
     with pytest.raises(ValueError, match="model_family"):
         sample_split_baoab(analytic(mixture), noise, torch.tensor([1.0, 0.0]), disable=True, model_family="vp")
-
-
-@pytest.mark.parametrize("reduced", [True, False])
-def test_nan_from_the_model_is_a_clear_error(guided, reduced):
-    mixture, noise, _ = guided
-    inner = analytic(mixture)
-
-    def broken(x, sigma, **kwargs):
-        out = inner(x, sigma, **kwargs)
-        return out * float("nan") if inner.calls >= 3 else out
-
-    with pytest.raises(ModelOutputError, match="NaN or infinity at step"):
-        sample_split_baoab(broken, noise * 10, torch.linspace(10, 0, 6, dtype=torch.float64), disable=True, reduced=reduced)
 
 
 @pytest.mark.parametrize("family", ["ve", "flow"])

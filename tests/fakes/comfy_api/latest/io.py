@@ -93,54 +93,52 @@ class Boolean:
             return super().as_dict() | prune_dict({"label_on": self.label_on, "label_off": self.label_off})
 
 
+class _Number(WidgetInput):
+    """What ComfyUI's ``Int.Input`` and ``Float.Input`` share: a range, a step and a display mode."""
+
+    def __init__(self, id, display_name, optional, tooltip, lazy, default, min, max, step, display_mode, socketless,
+                 force_input, extra_dict, raw_link):
+        super().__init__(id, display_name, optional, tooltip, lazy, default, socketless, None, force_input,
+                         extra_dict, raw_link)
+        self.min = min
+        self.max = max
+        self.step = step
+        self.display_mode = display_mode
+
+    def as_dict(self):
+        return super().as_dict() | prune_dict({"min": self.min, "max": self.max, "step": self.step})
+
+
 class Int:
-    class Input(WidgetInput):
+    class Input(_Number):
         io_type = "INT"
 
         def __init__(self, id, display_name=None, optional=False, tooltip=None, lazy=None, default=None, min=None,
                      max=None, step=None, control_after_generate=None, display_mode=None, socketless=None,
                      force_input=None, extra_dict=None, raw_link=None):
-            super().__init__(id, display_name, optional, tooltip, lazy, default, socketless, None, force_input,
-                             extra_dict, raw_link)
-            self.min = min
-            self.max = max
-            self.step = step
+            super().__init__(id, display_name, optional, tooltip, lazy, default, min, max, step, display_mode,
+                             socketless, force_input, extra_dict, raw_link)
             self.control_after_generate = control_after_generate
-            self.display_mode = display_mode
 
         def as_dict(self):
-            return super().as_dict() | prune_dict({
-                "min": self.min,
-                "max": self.max,
-                "step": self.step,
-                "control_after_generate": self.control_after_generate,
-                "display": self.display_mode.value if self.display_mode else None,
-            })
+            display = self.display_mode.value if self.display_mode else None
+            return super().as_dict() | prune_dict({"control_after_generate": self.control_after_generate,
+                                                   "display": display})
 
 
 class Float:
-    class Input(WidgetInput):
+    class Input(_Number):
         io_type = "FLOAT"
 
         def __init__(self, id, display_name=None, optional=False, tooltip=None, lazy=None, default=None, min=None,
                      max=None, step=None, round=None, display_mode=None, socketless=None, force_input=None,
                      extra_dict=None, raw_link=None):
-            super().__init__(id, display_name, optional, tooltip, lazy, default, socketless, None, force_input,
-                             extra_dict, raw_link)
-            self.min = min
-            self.max = max
-            self.step = step
+            super().__init__(id, display_name, optional, tooltip, lazy, default, min, max, step, display_mode,
+                             socketless, force_input, extra_dict, raw_link)
             self.round = round
-            self.display_mode = display_mode
 
         def as_dict(self):
-            return super().as_dict() | prune_dict({
-                "min": self.min,
-                "max": self.max,
-                "step": self.step,
-                "round": self.round,
-                "display": self.display_mode,
-            })
+            return super().as_dict() | prune_dict({"round": self.round, "display": self.display_mode})
 
 
 class Combo:
