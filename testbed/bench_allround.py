@@ -14,8 +14,9 @@ cell's best error of all samplers, summarised as the geometric mean over the cel
   (so a sampler with two calls per step gets about half the steps); ``calls`` in the CSV is what it used.
 - Error (float32 latents, as in the hosts): mean per-sample RMS difference to the exact solution: RK4
   in float64 in log σ (65 steps per unit of log σ) from the same first latent to the last σ > 0 of the
-  σ's the sampler was given, then the final denoise D(x; σ_last), as every sampler ends with a step
-  to σ = 0.
+  cell's schedule at NFE steps, then the final denoise D(x; σ_last). One target per cell for every
+  sampler: a sampler whose σ's end elsewhere (KSampler's penultimate-σ rule, or fewer steps of
+  "simple" for two calls per step) is judged by the image it returns.
 - Burn: percent of values beyond the data range (analytic: the 99.9 % quantile of |x0|; learned: |x| > 3,
   three times the data range) next to the exact solution's; a cell burns when the share exceeds 1.5×
   (analytic) or 2× (learned) the exact one's by more than 0.1 percentage points.
@@ -367,8 +368,7 @@ def measure(bed: Bed, host, candidates: list[Candidate], log: Callable[[str], No
             if isinstance(value, tuple):
                 if float(value[1][0]) != sigma0:
                     raise AssertionError(f"{group.label}: schedules start at different σ")
-        ends = reference_checkpoints(model, x_init, sigma0, sorted(set(levels.values())) + [
-            _last_level(v[1]) for v in plan.values() if isinstance(v, tuple)], bed.steps_per_unit, extra)
+        ends = reference_checkpoints(model, x_init, sigma0, sorted(set(levels.values())), bed.steps_per_unit, extra)
         ref_calls = model.calls
         exact_cache: dict[float, tuple[torch.Tensor, float]] = {}
         for nfe in bed.nfes:
@@ -387,7 +387,7 @@ def measure(bed: Bed, host, candidates: list[Candidate], log: Callable[[str], No
                                  "exact_burn": math.nan, "seconds": 0.0, "note": note})
                     continue
                 steps, sigmas = value
-                ref, ref_burn = _exact(exact_cache, model, ends, _last_level(sigmas), bed, extra)
+                ref, ref_burn = _exact(exact_cache, model, ends, levels[nfe], bed, extra)
                 counted = bed.make_model(group.family)
                 t0 = time.perf_counter()
                 try:
