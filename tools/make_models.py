@@ -309,7 +309,8 @@ def save(tensors: dict, path: Path, metadata: dict) -> None:
     from safetensors.torch import save_file
 
     tmp = path.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
+    # one metadata entry: safetensors writes several in hash order, and the file would differ per run
+    save_file(tensors, str(tmp), metadata={"made_by": json.dumps(metadata, sort_keys=True)})
     tmp.chmod(0o644)
     tmp.replace(path)
 
@@ -345,7 +346,7 @@ def write_hf_cache(tokenizer_dir: Path, clip_config: Path, hf_home: Path) -> Pat
 def make(out: Path, which: list[str], comfyui: Path, seed: int = 0, mix: float = 0.05) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    meta = {"made_by": "tools/make_models.py", "seed": seed, "weights": "random, PyTorch default init"}
+    meta = {"tool": "tools/make_models.py", "seed": seed, "weights": "random, PyTorch default init"}
     if "sd15" in which:
         path = out / "sd15.safetensors"
         save(build_checkpoint(comfyui, SD15_UNET, SD15_VAE, seed), path, {**meta, "variant": "sd15"})
