@@ -174,7 +174,10 @@ class HostFree:
                 for name, spec in SAMPLER_SPECS.items() if not spec.stochastic]
         return out
 
-    def wrap_extra(self, name: str, fn: Callable) -> Candidate:
+    def wrap_extra(self, name: str, fn: Callable | str) -> Candidate:
+        if isinstance(fn, str):  # a registry sampler at its defaults, as the built-ins run
+            spec = SAMPLER_SPECS[fn]
+            return Candidate(name, spec.fn, spec.defaults(), pass_family=True)
         return Candidate(name, fn, pass_family=_accepts(fn, "model_family"))
 
 
@@ -280,7 +283,13 @@ class ComfyHost:
                 for name, spec in SAMPLER_SPECS.items() if not spec.stochastic]
         return out
 
-    def wrap_extra(self, name: str, fn: Callable) -> Candidate:
+    def wrap_extra(self, name: str, fn: Callable | str) -> Candidate:
+        if isinstance(fn, str):  # a registry sampler through its registered ms_* name, as the built-ins run
+            from ..nodes.naming import stock_name
+            from ..nodes.registration import register_stock_samplers
+
+            register_stock_samplers()  # registers samplers added to the registry after start-up too
+            return Candidate(name, self.comfy.samplers.sampler_object(stock_name(fn)))
         return Candidate(name, fn, pass_family=_accepts(fn, "model_family"))
 
 
@@ -558,7 +567,7 @@ class AllroundResult:
 
 
 def run_allround(
-    samplers: dict[str, Callable] | None = None,
+    samplers: dict[str, Callable | str] | None = None,
     bed: str = "analytic",
     quick: bool = False,
     include_builtin: bool = True,
@@ -575,8 +584,9 @@ def run_allround(
     """Run the all-round benchmark on one bed ("analytic" or "learned") and print its tables.
 
     ``samplers``: extra candidates, name → k-diffusion-style function ``fn(model, x, sigmas,
-    extra_args=None, callback=None, disable=None, **kw)`` (bind parameters with ``functools.partial``);
-    ``model_family`` ("ve"/"flow") is passed when the function accepts it. They run beside the built-in
+    extra_args=None, callback=None, disable=None, **kw)`` (bind parameters with ``functools.partial``;
+    ``model_family`` ("ve"/"flow") is passed when the function accepts it), or name → the name of a
+    registry sampler (run at its defaults, in ComfyUI through its ``ms_*`` name). They run beside the built-in
     competitors (``include_builtin=False``: only them, which scores them against each other) through the
     same path (in ComfyUI mode wrapped in ``KSAMPLER``). ``only`` keeps just the built-ins of those names.
     ``groups`` / ``nfes`` / ``samples`` override the bed's cells for quick looks.
@@ -649,9 +659,12 @@ def read_baseline(path: str | Path, rows: list[dict]) -> list[dict]:
     return out
 
 
-def load_extra(spec: str) -> tuple[str, Callable]:
-    """``module:function`` (optionally ``name=module:function``) → (name, function)."""
+def load_extra(spec: str) -> tuple[str, Callable | str]:
+    """``module:function`` (optionally ``name=module:function``) → (name, function); a bare registry
+    name (``ghvb``) → (name, name)."""
     name, _, target = spec.rpartition("=")
+    if ":" not in target:
+        return (name or target), target
     module, _, attr = target.partition(":")
     fn = getattr(importlib.import_module(module), attr)
     return (name or attr), fn
@@ -664,7 +677,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bed", choices=["analytic", "learned", "both"], default="both")
     parser.add_argument("--quick", action="store_true", help="a few cells and samples (smoke run)")
     parser.add_argument("--extra", action="append", default=[], metavar="[NAME=]MODULE:FUNCTION",
-                        help="an extra candidate sampler (k-diffusion signature); repeatable")
+                        help="an extra candidate sampler (k-diffusion signature), or a registry sampler's name; "
+                        "repeatable")
     parser.add_argument("--only-extra", action="store_true", help="score the extra samplers against each other only")
     parser.add_argument("--baseline", metavar="CSV", help="cells CSV of an earlier full run of the bed (then only the "
                         "extra samplers run); with --bed both, use {bed} in the path")

@@ -14,7 +14,8 @@ from momentum_samplers.testbed import bench_allround as b
 @pytest.fixture(scope="module")
 def result(kdiff, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    extra = {"euler again": kdiff.sample_euler, "lms order 2": functools.partial(kdiff.sample_lms, order=2)}
+    extra = {"euler again": kdiff.sample_euler, "lms order 2": functools.partial(kdiff.sample_lms, order=2),
+             "ghvb again": "ghvb"}
     res = b.run_allround(extra, bed="analytic", groups=[b.Group("karras", "ve", 7.5), b.Group("simple", "flow", 5.0)],
                          nfes=(6, 12), samples=6, only=["euler", "heun", "dpmpp_2m", "lms", "ghvb"], comfyui_path="",
                          out_dir=str(out), log=lambda _: None)
@@ -45,8 +46,9 @@ def test_ratios_and_extra_candidates(result):
             cells.setdefault((r["group"], r["nfe"]), []).append(r["ratio"])
     assert cells and all(min(v) == 1.0 and min(v) <= max(v) for v in cells.values())
     # the extra candidate runs through the built-in path: identical to the built-in euler
-    for a, c in zip(_rows(res, "euler"), _rows(res, "euler again"), strict=True):
-        assert a["error"] == c["error"] and a["calls"] == c["calls"]
+    for base, again in (("euler", "euler again"), ("ghvb", "ghvb again")):
+        for a, c in zip(_rows(res, base), _rows(res, again), strict=True):
+            assert a["error"] == c["error"] and a["calls"] == c["calls"]
     # k-diffusion's dpmpp_2m is VE-only outside ComfyUI; our ghvb runs flow latents
     assert all(math.isnan(r["error"]) for r in _rows(res, "dpmpp_2m") if r["family"] == "flow")
     assert all(math.isfinite(r["error"]) for r in _rows(res, "ghvb"))
@@ -62,7 +64,7 @@ def test_csv_written(result):
     _, out = result
     cells = (out / "allround_analytic_cells.csv").read_text().splitlines()
     assert cells[0].startswith("bed,schedule,family,guidance,nfe")
-    assert len(cells) == 1 + 2 * 2 * (1 + 7)  # header + cells × (exact + 7 samplers)
+    assert len(cells) == 1 + 2 * 2 * (1 + 8)  # header + cells × (exact + 8 samplers)
     assert "ghvb" in (out / "allround_analytic_scores.csv").read_text()
 
 
