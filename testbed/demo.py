@@ -123,15 +123,15 @@ class Bed:
         return sample, {}
 
 
-def measure(bed: Bed) -> dict:
-    """Error and saturation of every stock sampler and every registered sampler (defaults, and β = 1
-    where it has a β), at every guidance and step count; the images of the grid."""
+def measure(bed: Bed, guidances: tuple[float, ...] = GUIDANCES) -> dict:
+    """Error and saturation of every stock sampler and every registered sampler at its defaults, at
+    every guidance and step count."""
     stock = stock_runs(bed.k)
     runs: dict[str, Run] = dict(stock)
     for name, spec in SAMPLER_SPECS.items():
         runs[name] = (spec.fn, {})
     results = {"steps": list(STEPS), "threshold": bed.threshold, "guidance": {}}
-    for w in GUIDANCES:
+    for w in guidances:
         exact = bed.exact_solution(w)
         cells = {"exact saturation": out_of_range_percent(exact, bed.threshold), "runs": {}}
         for name, run in runs.items():
@@ -284,8 +284,8 @@ def publish(out: Path, root: Path) -> list[Path]:
 def main(out_dir: str = "out", guidance: float = 15.0, publish_to: Path | None = None) -> None:
     torch.set_num_threads(1)
     bed = Bed()
-    results = measure(bed)
-    print(table(results, guidance if guidance in GUIDANCES else 15.0))
+    results = measure(bed, tuple(sorted(set(GUIDANCES) | {guidance})))
+    print(table(results, guidance))
     out = Path(out_dir)
     (out / "help").mkdir(parents=True, exist_ok=True)
     grid_figure(bed, guidance, out / "grid.png")
