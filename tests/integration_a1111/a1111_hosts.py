@@ -5,7 +5,7 @@ A host runs when its variable names a checkout whose dependencies are installed:
 ``FORGE_PATH``, ``REFORGE_PATH``, each with ``<NAME>_PYTHON`` naming its Python (default: the
 checkout's own ``venv``, as ``webui.sh`` makes it). Image generation also needs the model files that
 ``tools/make_models.py`` writes: ``MS_MODELS`` names that folder (``sd15-small``, ``standin`` and
-``hf-cache`` for A1111 and reForge; ``sd15`` too for Forge). Whatever is missing is skipped, with the
+``hf-cache`` for A1111; ``sd15`` and ``standin`` for Forge and reForge). Whatever is missing is skipped, with the
 reason in pytest's summary (``-rs``).
 
 Each server starts offline (``HF_HUB_OFFLINE=1``, the CLIP tokenizer from the model folder's
@@ -34,9 +34,11 @@ HOSTS = {"a1111": "A1111_PATH", "forge": "FORGE_PATH", "reforge": "REFORGE_PATH"
 STARTUP_TIMEOUT_S = 600
 REQUEST_TIMEOUT_S = 600
 
-# The checkpoint each host generates with, from the model folder: A1111 and reForge build the
-# denoising stand-in from its yaml; Forge reads no yaml, so it gets the full-size file.
-CHECKPOINT = {"a1111": "standin", "reforge": "standin", "forge": "sd15"}
+# The checkpoint each host generates with, from the model folder: A1111 builds the denoising stand-in
+# from its yaml; Forge and reForge detect the model from its weights (SD1.5's real widths only) and
+# read no yaml, so they get the full-size file and the stand-in through a test-only script.
+CHECKPOINT = {"a1111": "standin", "forge": "sd15", "reforge": "sd15"}
+READS_YAML = {"a1111"}
 
 
 def host_params() -> list:
@@ -78,6 +80,15 @@ def install_copy(data_dir: Path) -> None:
     shutil.copytree(ROOT, data_dir / "extensions" / "momentum-samplers", ignore=ignore)
 
 
+def install_forge_standin(models: Path, data_dir: Path) -> bool:
+    """Forge and reForge get the denoising stand-in through a test-only script (forge_standin/), which
+    imports ``ms_standin`` from the model folder; False when the folder has no stand-in."""
+    if not (models / "ms_standin.py").is_file():
+        return False
+    shutil.copytree(Path(__file__).parent / "forge_standin", data_dir / "extensions" / "ms-forge-standin")
+    return True
+
+
 def model_folder() -> Path | None:
     path = os.environ.get("MS_MODELS", "")
     return Path(path) if path else None
@@ -87,14 +98,14 @@ def link_models(models: Path, data_dir: Path, host: str) -> str | None:
     """Links to the host's checkpoint (and its yaml) in the data dir's checkpoint folder; the title
     to select it by, or None when the model folder lacks it."""
     name = CHECKPOINT[host]
-    files = [models / f"{name}.safetensors"] + ([models / f"{name}.yaml"] if host != "forge" else [])
+    files = [models / f"{name}.safetensors"] + ([models / f"{name}.yaml"] if host in READS_YAML else [])
     if not all(f.exists() for f in files):
         return None
     target = data_dir / "models" / "Stable-diffusion"
     target.mkdir(parents=True, exist_ok=True)
     for f in files:
         (target / f.name).symlink_to(f.resolve())
-    if host != "forge" and (models / "sd15-small.safetensors").exists():
+    if host in READS_YAML and (models / "sd15-small.safetensors").exists():
         for suffix in (".safetensors", ".yaml"):
             (target / f"sd15-small{suffix}").symlink_to((models / f"sd15-small{suffix}").resolve())
     return name
@@ -115,11 +126,13 @@ def launch_args(python: Path, host: str, port: int, data_dir: Path, checkpoint: 
             "--do-not-download-clip", "--disable-safe-unpickle"]
     if checkpoint is not None:
         args += ["--ckpt", str(data_dir / "models" / "Stable-diffusion" / f"{checkpoint}.safetensors")]
-    if host == "forge":
-        args += ["--always-cpu"]  # Forge's backend asks CUDA for its memory size unless told otherwise
-    else:
-        args += ["--use-cpu", "all"]
-    return args
+    return args + cpu_args(host)
+
+
+def cpu_args(host: str) -> list[str]:
+    """CPU only. Forge's and reForge's backends ask CUDA for its memory size unless told
+    ``--always-cpu``; A1111 and reForge take ``--use-cpu all`` for their own modules."""
+    return {"a1111": ["--use-cpu", "all"], "forge": ["--always-cpu"], "reforge": ["--use-cpu", "all", "--always-cpu"]}[host]
 
 
 def request_ok(url: str) -> bool:

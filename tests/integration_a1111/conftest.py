@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
 
 import pytest
 from a1111_hosts import (
+    READS_YAML,
     STARTUP_TIMEOUT_S,
     free_port,
     host_params,
     install_copy,
+    install_forge_standin,
     launch_args,
     link_models,
     model_folder,
@@ -29,8 +32,11 @@ def server(request, tmp_path_factory):
         pytest.skip(f"no Python for {var}: set {var.replace('_PATH', '_PYTHON')} (tried {python})")
     data_dir = tmp_path_factory.mktemp(f"{host}-data")
     install_copy(data_dir)
+    # no live previews: reForge downloads its "Approx NN" preview model on the first generation
+    (data_dir / "config.json").write_text(json.dumps({"live_previews_enable": False}))
     models = model_folder()
     checkpoint = link_models(models, data_dir, host) if models is not None else None
+    standin = checkpoint is not None and (host in READS_YAML or install_forge_standin(models, data_dir))
     # one thread: on a shared CPU torch's thread pool slows a small model down by 10x or more
     env = {"OMP_NUM_THREADS": "1", **os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1"}
@@ -61,7 +67,7 @@ def server(request, tmp_path_factory):
         startup = next((line for line in log_path.read_text().splitlines() if line.startswith("Startup time")), "?")
         print(f"\n{var}: {path} {version(path, host)}; {startup}; checkpoint {checkpoint}")
         yield {"host": host, "var": var, "base": base, "path": path, "python": python, "data_dir": data_dir,
-               "log": log_path, "checkpoint": checkpoint}
+               "log": log_path, "checkpoint": checkpoint, "standin": standin}
     finally:
         if process.poll() is None:
             os.killpg(process.pid, 15)

@@ -17,7 +17,7 @@ import struct
 import subprocess
 import zlib
 
-from a1111_hosts import request
+from a1111_hosts import cpu_args, request
 
 from momentum_samplers.a1111 import naming  # the package is loaded by tests/conftest.py
 from momentum_samplers.sampling import SAMPLER_SPECS
@@ -43,8 +43,8 @@ def test_our_samplers_are_listed(server):
 
 
 def test_our_settings_are_listed_and_settable(server):
-    """GET lists them on A1111 and reForge. Forge builds the GET answer's model when its API module is
-    imported, before extensions load, so it leaves out every extension's settings; POST (the same
+    """GET lists them on A1111. Forge and reForge build the GET answer's model when their API module is
+    imported, before extensions load, so they leave out every extension's settings; POST (the same
     ``opts.set(..., is_api=True)`` as ``override_settings``) still takes them, and the saved
     ``config.json`` shows the value. An unknown key fails there with a KeyError."""
     url = server["base"] + "/sdapi/v1/options"
@@ -53,7 +53,7 @@ def test_our_settings_are_listed_and_settable(server):
     keys = [(naming.option_key(s, p), p.default) for s in SAMPLER_SPECS.values() for p in s.params]
     listed = [key for key, _ in keys if key in options]
     assert all(options[key] == default or str(options[key]) == str(default) for key, default in keys if key in options)
-    if server["host"] != "forge":
+    if server["host"] == "a1111":
         assert len(listed) == len(keys)
     key, default = "momentum_ghvb_beta", SAMPLER_SPECS["ghvb"].param("beta").default
     assert request(url, {key: 0.3})[0] == 200
@@ -116,7 +116,10 @@ def test_png_info_parses_every_label(server):
 
 
 IN_PROCESS = r"""
-import json, sys
+import importlib.util, json, sys
+if importlib.util.find_spec("modules_forge.initialization"):  # reForge's webui.py does this first
+    from modules_forge.initialization import initialize_forge
+    initialize_forge()
 from modules import initialize
 initialize.imports()
 initialize.initialize()
@@ -143,7 +146,7 @@ def test_the_hosts_own_infotext_mapping_restores_our_settings(server):
     text, values = all_labels_infotext()
     args = [str(server["python"]), "-c", IN_PROCESS, "--skip-torch-cuda-test", "--no-half", "--nowebui",
             "--no-download-sd-model", "--data-dir", str(server["data_dir"])]
-    args += ["--always-cpu"] if server["host"] == "forge" else ["--use-cpu", "all"]
+    args += cpu_args(server["host"])
     result = subprocess.run(args, cwd=server["path"], input=text, capture_output=True, text=True, timeout=300)
     line = next((x for x in result.stdout.splitlines() if x.startswith("RESULT ")), None)
     assert line is not None, result.stdout[-3000:] + result.stderr[-3000:]
