@@ -30,7 +30,14 @@ class MomentumStandin(scripts.Script):
     def show(self, is_img2img):
         return scripts.AlwaysVisible
 
-    def process_before_every_sampling(self, p, *args, **kwargs):
+    def ui(self, is_img2img):
+        import gradio as gr
+
+        return [gr.Checkbox(value=True, label="Use the test stand-in")]
+
+    def process_before_every_sampling(self, p, enabled=True, *args, **kwargs):
+        if not enabled:  # API: "alwayson_scripts": {"momentum samplers test stand-in": {"args": [false]}}
+            return
         unet = p.sd_model.forge_objects.unet.clone()
         unet.set_model_unet_function_wrapper(standin)
         p.sd_model.forge_objects.unet = unet
