@@ -228,6 +228,25 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def ranking(rows: list[dict]) -> str:
+    """All-round score of the distribution metric: sliced W1 / the cell's best W1 over the samplers, geometric
+    mean and worst over every (bed, guidance, family, NFE) cell the sampler ran."""
+    cells: dict[tuple, list[tuple[str, float]]] = {}
+    for r in rows:
+        if r["nfe"] and r["w1"] is not None:
+            cells.setdefault((r["bed"], r["guidance"], r["family"], r["nfe"]), []).append((r["sampler"], r["w1"]))
+    ratios: dict[str, list[float]] = {}
+    for cell in cells.values():
+        best = min(w for _, w in cell)
+        for name, w in cell:
+            ratios.setdefault(name, []).append(w / best)
+    geo = {name: math.exp(sum(math.log(v) for v in vs) / len(vs)) for name, vs in ratios.items()}
+    lines = ["| # | sampler | geo-mean W1 ratio | worst | cells |", "|---|---|---|---|---|"]
+    for i, name in enumerate(sorted(geo, key=geo.get), 1):
+        lines.append(f"| {i} | {name} | {geo[name]:.2f} | {max(ratios[name]):.1f} | {len(ratios[name])}/{len(cells)} |")
+    return "\n".join(lines)
+
+
 def main(out_dir: str = "out") -> None:
     torch.set_num_threads(1)
     start = time.perf_counter()
@@ -236,6 +255,8 @@ def main(out_dir: str = "out") -> None:
     print("## Stochastic samplers: distribution distance and spread vs NFE (analytic Gaussian mixtures, float32 latents)")
     print(f"\n{host.name}")
     print(markdown(rows))
+    print("\n### Ranking: sliced W1 / the cell's best, over every bed, family, guidance and NFE\n")
+    print(ranking(rows))
     print(f"\n({time.perf_counter() - start:.0f} s on one thread)")
     Path(out_dir).mkdir(exist_ok=True)
     Path(out_dir, "bench_stochastic.json").write_text(json.dumps(rows, indent=1))
