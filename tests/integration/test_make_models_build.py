@@ -28,7 +28,8 @@ def test_small_checkpoint_is_reproducible_and_has_the_sd15_layout(tmp_path):
     assert digests[0] == digests[1]
     with safe_open(str(tmp_path / "a" / "sd15-small.safetensors"), "pt") as small, \
             safe_open(str(models_dir() / "sd15.safetensors"), "pt") as full:
-        assert sorted(small.keys()) == sorted(full.keys())
+        keys = sorted(full.keys())
+        assert sorted(small.keys()) == keys
         prefixes = {k.split(".")[0] + "." + k.split(".")[1] for k in full.keys()}
         assert prefixes == {"model.diffusion_model", "first_stage_model.encoder", "first_stage_model.decoder",
                             "first_stage_model.quant_conv", "first_stage_model.post_quant_conv",
@@ -39,4 +40,4 @@ def test_small_checkpoint_is_reproducible_and_has_the_sd15_layout(tmp_path):
         out_conv = full.get_tensor("model.diffusion_model.out.2.weight")
         assert (out_conv == 0).float().mean() < 0.01  # zero-initialised in the original: a constant prediction
     assert (tmp_path / "a" / "standin.safetensors").resolve() == (tmp_path / "a" / "sd15-small.safetensors").resolve()
-    print(f"\nsd15-small sha256 {digests[0][:16]}… twice; {len(full.keys())} keys, as the full SD1.5 file")
+    print(f"\nsd15-small sha256 {digests[0][:16]}… twice; {len(keys)} keys, as the full SD1.5 file")
