@@ -116,9 +116,12 @@ def test_png_info_parses_every_label(server):
 
 
 IN_PROCESS = r"""
-import importlib.util, json, sys
-if importlib.util.find_spec("modules_forge.initialization"):  # reForge's webui.py does this first
+import json, sys
+try:  # Forge's and reForge's webui.py do this first
     from modules_forge.initialization import initialize_forge
+except ImportError:
+    initialize_forge = None
+if initialize_forge is not None:
     initialize_forge()
 from modules import initialize
 initialize.imports()
