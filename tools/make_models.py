@@ -195,17 +195,20 @@ def standin_unet(base_target: str = "ldm.modules.diffusionmodules.openaimodel.UN
 def comfyui_patch(model, mix: float = 0.05, law_seed: int = 0):
     """A clone of a ComfyUI MODEL (ModelPatcher) whose denoised output is E[x0 | x] under
     :class:`MixtureLaw` plus ``mix`` times the model's own correction, for any model_sampling in effect
-    (eps, v-prediction, flow): x = a·x0 + b·n with a, b read from its noise_scaling."""
+    (eps, v-prediction, flow): x = a·x0 + b·n with a, b read from its noise_scaling. Forge's UnetPatcher
+    takes it too (its model's ``predictor`` has the same methods)."""
     law = MixtureLaw(seed=law_seed)
 
     def wrapper(apply_model, args):
         x, sigma, c = args["input"], args["timestep"], args["c"]
-        sampling = apply_model.__self__.model_sampling
-        skip = sampling.calculate_denoised(sigma, torch.zeros_like(x), x)
+        owner = apply_model.__self__
+        sampling = owner.model_sampling if hasattr(owner, "model_sampling") else owner.predictor
+        sigma4 = sigma.reshape(-1, *([1] * (x.ndim - 1)))
+        skip = sampling.calculate_denoised(sigma4, torch.zeros_like(x), x)
         own = apply_model(x, sigma, **c) if mix else skip  # mix 0: the exact law, no UNet evaluation
         zeros, ones = torch.zeros_like(x), torch.ones_like(x)
-        a = sampling.noise_scaling(sigma, zeros, ones)[:, 0, 0, 0]
-        b = sampling.noise_scaling(sigma, ones, zeros)[:, 0, 0, 0]
+        a = sampling.noise_scaling(sigma4, zeros, ones)[:, 0, 0, 0]
+        b = sampling.noise_scaling(sigma4, ones, zeros)[:, 0, 0, 0]
         denoised = law.posterior_mean(x.float(), a, b, c.get("c_crossattn"))
         return (denoised + mix * (own.float() - skip.float())).to(own.dtype)
 

@@ -159,6 +159,7 @@ def test_every_sampler_through_the_full_pipeline(server, euler_random, name):
     img = generate(server, pipeline(naming.stock_name(name), steps=4))
     assert img.shape == (SIZE, SIZE, 3)
     assert img.std() > 1.0, "a flat image: the pipeline produced no structure"
+    assert max_level_diff(img, euler_random) > 0, "the name ran Euler"
     print(f"\n{naming.stock_name(name)}: vs euler {describe(img, euler_random)}; {time.monotonic() - start:.0f}s")
 
 
