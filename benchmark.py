@@ -17,15 +17,14 @@ from pathlib import Path
 
 if __name__ == "__main__":
     runpy.run_path(str(Path(__file__).resolve().parent / "_package.py"))["load_package"]()
+    if sys.argv[1:2] == ["allround"]:  # its own options, --help included
+        importlib.import_module("momentum_samplers.testbed.bench_allround").main(sys.argv[2:])
+        sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("which", choices=["core", "stochastic", "allround", "train-learned"])
-    args, rest = parser.parse_known_args()
-    if args.which == "allround":
-        importlib.import_module("momentum_samplers.testbed.bench_allround").main(rest)
-    elif args.which == "train-learned":
+    args = parser.parse_args()
+    if args.which == "train-learned":
         importlib.import_module("momentum_samplers.testbed.learned").main()
     else:
-        if rest:
-            parser.error(f"unrecognized arguments: {' '.join(rest)}")
         importlib.import_module(f"momentum_samplers.testbed.bench_{args.which}").main()
     sys.exit(0)
