@@ -225,7 +225,8 @@ def save_net(net: DigitsNet, path: str | Path = WEIGHTS) -> None:
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in net.state_dict().items() if k != "freqs"}
-    save_file(tensors, str(path), metadata={"sigma_data": str(SIGMA_DATA), "width": str(WIDTH), "blocks": str(BLOCKS)})
+    # no metadata: its key order is not stable between saves, and the file should rebuild byte for byte
+    save_file(tensors, str(path))
 
 
 def load_net(path: str | Path = WEIGHTS) -> DigitsNet:
