@@ -162,6 +162,19 @@ def test_same_seed_same_image_and_batch_item_0_is_the_single_image(server, made,
     assert diff(batch[0], batch[1]) > 0 and diff(single, other[0]) > 0
 
 
+def test_the_hosts_own_samplers_round_batches_alike(server, made):
+    """Why batch item 0 may differ from the single image by one level: the host's own samplers do too
+    (the model's batched matrix products on a CPU round differently, and one pixel in thousands lands
+    on the other side of a level); a larger difference would be ours."""
+    found = {}
+    for stock in ("Euler", "LMS", "DPM++ 2M", "UniPC"):
+        single, _, _ = txt2img(server, sampler_name=stock)
+        batch, _, _ = txt2img(server, sampler_name=stock, batch_size=2)
+        found[stock] = diff(single[0], batch[0])
+    print(f"{server['host']}: the host's own samplers, batch item 0 vs single: {found} levels")
+    assert max(found.values()) <= 1
+
+
 def with_settings(spec: SamplerSpec, **values) -> dict:
     return {naming.option_key(spec, spec.param(k)): v for k, v in values.items()}
 
