@@ -144,8 +144,8 @@ def beta_param(default: float, extra: str = "") -> Param:
     )
 
 
-def order_param(default: int, what: str) -> Param:
-    """Multistep order k ∈ {1, 2, 3, 4}."""
+def order_param(default: int, what: str, highest: int = 4) -> Param:
+    """Multistep order k ∈ {1, …, highest}."""
     return Param(
         name="order",
         kind="int",
@@ -156,7 +156,7 @@ def order_param(default: int, what: str) -> Param:
             "less stable at high CFG / few steps. 1 = Euler-like."
         ),
         min=1,
-        max=4,
+        max=highest,
         step=1,
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .adaptive import ADAPTIVE_3M_PARAMS, sample_adaptive_3m
 from .ams import AMS_PARAMS, sample_ams
 from .dpmsolver import DPMPP_2M_HB_PARAMS, sample_dpmpp_2m_hb
 from .multistep import GHVB_PARAMS, PLMS_HB_PARAMS, PLMS_NT_PARAMS, sample_ghvb, sample_plms_hb, sample_plms_nt
@@ -125,5 +126,16 @@ register(SamplerSpec(
     description=(
         "UniPC (order-2 predictor + corrector, bh2) with heavy-ball momentum on both, each with its own "
         "velocity: one model call per step."
+    ),
+))
+register(SamplerSpec(
+    name="adaptive_3m",
+    label="Adaptive 3M",
+    fn=sample_adaptive_3m,
+    params=ADAPTIVE_3M_PARAMS,
+    family="multistep",
+    description=(
+        "Third-order multistep in sigma with a per-image stability limit: accurate on every schedule, "
+        "no burn at high CFG. The all-round pick; one model call per step."
     ),
 ))

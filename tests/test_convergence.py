@@ -14,7 +14,14 @@ import math
 import pytest
 import torch
 
-from momentum_samplers.sampling import sample_dpmpp_2m_hb, sample_ghvb, sample_plms_hb, sample_plms_nt, sample_unipc_hb
+from momentum_samplers.sampling import (
+    sample_adaptive_3m,
+    sample_dpmpp_2m_hb,
+    sample_ghvb,
+    sample_plms_hb,
+    sample_plms_nt,
+    sample_unipc_hb,
+)
 from momentum_samplers.testbed.gmm import AnalyticDenoiser, image_mixture
 from momentum_samplers.testbed.reference import reference_solution, rms_error
 
@@ -111,3 +118,10 @@ def test_unipc_hb_on_flow_latents(start, expected):
     """Third order from below σ = 1 (2.95 measured); from σ = 1, where λ = −inf and the warm-up step
     is DDIM + the trapezoidal UniC-1, 2.8 (2.82, 2.79 at 80 → 160, 160 → 320)."""
     assert flow_slope(sample_unipc_hb, start, 160, beta=1.0) == pytest.approx(expected, abs=0.25)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_adaptive_3m_has_its_order(problem, order):
+    """Adaptive 3M at its default limit: the limit never acts on a smooth unguided problem, so order k
+    measures k (docs/adaptive.md#measured-order)."""
+    assert slope(problem, sample_adaptive_3m, order=order) == pytest.approx(order, abs=0.25)
