@@ -1,4 +1,4 @@
-"""Benchmark of the stochastic samplers (spec/ams_splitting.md (d)).
+"""Benchmark of the stochastic samplers (docs/testbed.md#metrics).
 
 Distribution distance and spread vs NFE on the analytic Gaussian-mixture models, for every
 registered stochastic sampler (defaults, plus BAOAB at λ = 1.9 and naive BAOAB) against the hosts'
@@ -10,7 +10,7 @@ flow latents, at guidance 1 and 7.5.
   dpmpp_sde at the values KSampler uses, each called as KSampler calls it (``KSAMPLER.sample`` with
   the real model sampling, seed 3), and our samplers through their registered ``ms_*`` names.
   Without ComfyUI: k-diffusion's ``euler_ancestral``, ``dpmpp_2m_sde`` and ``dpmpp_sde`` (VE only:
-  they step in −log σ; ComfyUI's RF ``euler_ancestral`` rule, spec c.0, stands in for flow latents).
+  they step in −log σ; ComfyUI's RF ``euler_ancestral`` rule (docs/noise.md#flow-re-noising) stands in for flow latents).
 - Beds: ``ring16``, the spec's 8-mode ring in d = 16 (unconditional, guidance 1); ``image64``, a
   class-conditional 1×8×8 image mixture (10 classes × 3 components), guidance 1 and 7.5, target the
   exact class-conditional law (CFG 7.5 is not meant to reach it: the row to row comparison is what counts).
@@ -18,7 +18,7 @@ flow latents, at guidance 1 and 7.5.
   distance to the nearest component mean ÷ the same for exact samples (1 = exact, < 1 over-sharpened).
 - Schedules: VE Karras σ 80 → 0.002 (ρ = 7), model sampling with that σ range; flow Karras σ 1 → 0.002
   (discrete flow model sampling, shift 3), so every sampler ends at the same small σ (a flow schedule
-  ending high makes the last denoise step dominate, spec (e) 9). The first latent is made as KSampler
+  ending high makes the last denoise step dominate). The first latent is made as KSampler
   makes it (VE at σ_max: √(1 + σ²)·n).
 - Equal budget: each sampler gets the most steps whose counted model calls stay within the NFE
   (1-sample dry runs); ``calls`` is what it used.
@@ -50,7 +50,7 @@ FLOW_RANGE = (0.002, 1.0)
 
 @torch.no_grad()
 def euler_ancestral_rf(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0, noise_sampler=None):
-    """ComfyUI's RF ``euler_ancestral`` (spec c.0): ODE step to σ_down = σ'(1 + (σ'/σ − 1)η), then
+    """ComfyUI's RF ``euler_ancestral`` (docs/noise.md#flow-re-noising): ODE step to σ_down = σ'(1 + (σ'/σ − 1)η), then
     x ← (α'/α_down)·x + √(σ'² − σ_down²α'²/α_down²)·ξ."""
     s_in = x.new_ones([x.shape[0]])
     for i in range(len(sigmas) - 1):

@@ -2,7 +2,7 @@
 
 The published package (``k-diffusion==0.1.1.post1``, byte-identical in ``sampling.py`` to A1111's pinned
 copy) imports torchvision, clip and wandb from its ``__init__``; the samplers need none of them
-(spec/testbed.md §2). Install it with ``pip install --no-deps k-diffusion==0.1.1.post1`` plus
+(docs/testbed.md#the-k-diffusion-oracle). Install it with ``pip install --no-deps k-diffusion==0.1.1.post1`` plus
 ``scipy torchsde torchdiffeq tqdm``; this module then loads ``k_diffusion.sampling`` through a bare
 parent package, stubbing ``torchvision.transforms.functional`` only if torchvision cannot be imported.
 """

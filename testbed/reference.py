@@ -1,4 +1,4 @@
-"""Reference ODE solutions and the metrics the tests, demo and benchmark report (spec/testbed.md §3)."""
+"""Reference ODE solutions and the metrics the tests, demo and benchmark report (docs/testbed.md#rk4-reference)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A real ComfyUI for the integration tests, when ``COMFYUI_PATH`` names a checkout
-(spec/hosts.md §6): otherwise every test here is skipped, with that reason in pytest's summary.
+(docs/hosts.md#how-each-host-is-tested): otherwise every test here is skipped, with that reason in pytest's summary.
 
 The checkout's own Python environment must run the tests (torch, torchvision and ComfyUI's
 requirements, plus pytest), e.g.::

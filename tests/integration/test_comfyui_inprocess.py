@@ -1,4 +1,4 @@
-"""The pack inside a real ComfyUI, in process (spec/hosts.md §6 item 5; run only with COMFYUI_PATH).
+"""The pack inside a real ComfyUI, in process (docs/hosts.md#how-each-host-is-tested; run only with COMFYUI_PATH).
 
 Loaded by ComfyUI's own custom-node loader; sampled through ComfyUI's KSampler / KSamplerAdvanced
 node code and ``comfy.sample.sample_custom`` (SamplerCustom's path), on tiny EPS, V-prediction and
@@ -8,7 +8,7 @@ flow (CONST) models. What is checked:
 - β = 1 reductions against ComfyUI's own samplers on the same model and seed: GHVB order 1 = euler,
   PLMS-HB / NT / GHVB order 4 = ipndm (every family, partial and full schedules),
   DPM++2M-HB = dpmpp_2m (EPS, V), on models whose samplers visibly differ; on flow models
-  DPM++2M-HB uses the flow half-log-SNR λ = log((1 − σ)/σ) (spec/samplers.md §4), which is what core
+  DPM++2M-HB uses the flow half-log-SNR λ = log((1 − σ)/σ) (docs/dpm_solver.md#flow-models), which is what core
   ``dpmpp_2m_sde`` with eta = 0 integrates, so it is compared with that (core ``dpmpp_2m`` uses −log σ
   for every model and is reported, not matched);
 - inpainting: the kept region equals the input latent to 1e-6; denoise 0.5; chained KSamplerAdvanced.

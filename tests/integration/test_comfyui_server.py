@@ -1,4 +1,4 @@
-"""The pack in a real ComfyUI server (spec/hosts.md §6 items 3–4; run only with COMFYUI_PATH).
+"""The pack in a real ComfyUI server (docs/hosts.md#how-each-host-is-tested; run only with COMFYUI_PATH).
 
 Starts ``main.py --cpu`` on 127.0.0.1 with a temporary base directory whose ``custom_nodes`` holds
 this pack (a link to the repository) and a test-only node file that builds a tiny random model for
