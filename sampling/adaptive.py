@@ -61,16 +61,26 @@ def exact_step_weights(u: float, u_next: float, u_prev: float) -> tuple[float, f
     return 1.0 - u_next / u, c1, c2
 
 
-def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """⟨a, b⟩ per image in float32 at least (a half-precision sum over a latent overflows)."""
-    a, b = a.flatten(1), b.flatten(1)
+def _gram(a: torch.Tensor, b: torch.Tensor | None) -> list[tuple[float, float]]:
+    """(⟨a, a⟩, ⟨a, b⟩) per image as Python floats (⟨a, b⟩ = 0 without b), summed in float32 at
+    least and without a product latent; one device sync, as the model call's NaN check makes anyway."""
+    a = a.flatten(1).unsqueeze(1)
     if a.dtype in (torch.float16, torch.bfloat16):
-        a, b = a.float(), b.float()
-    return torch.bmm(a.unsqueeze(1), b.unsqueeze(2)).view(-1)  # no product latent, unlike a·b summed
+        a = a.float()
+    column = a.transpose(1, 2)
+    products = [torch.bmm(a, column)]
+    if b is not None:
+        products.append(torch.bmm(b.flatten(1).unsqueeze(1).to(a.dtype), column))
+    rows = torch.cat(products, dim=1).view(a.shape[0], -1).tolist()
+    return [(row[0], row[1] if len(row) > 1 else 0.0) for row in rows]
 
 
-def _per_sample(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return values.view(-1, *([1] * (like.ndim - 1))).to(like.dtype)
+def _add_per_image(x: torch.Tensor, t: torch.Tensor, weights: list[float]) -> None:
+    """x += w_b·t for image b, in place."""
+    if len(set(weights)) == 1:
+        x.add_(t, alpha=weights[0])
+    else:
+        x.addcmul_(t, torch.tensor(weights, dtype=x.dtype, device=x.device).view(-1, *([1] * (x.ndim - 1))))
 
 
 @torch.no_grad()
@@ -105,7 +115,7 @@ def sample_adaptive_3m(
     scaled = [_scaled_sigma(s, model_family) for s in levels]
     previous = None  # D_{i−1}, the last model value with a finite σ̃
     difference = None  # D_{i−1} − D_{i−2}
-    difference_sq = None  # ‖D_{i−1} − D_{i−2}‖² per image
+    difference_sq = None  # ‖D_{i−1} − D_{i−2}‖² per image, as floats
     u_prev = u_before = math.nan  # σ̃_{i−1}, σ̃_{i−2}
     for i, sigma, sigma_next in steps(levels, disable):
         denoised = denoise(model, x, sigmas, levels, i, extra_args, callback)
@@ -126,18 +136,22 @@ def sample_adaptive_3m(
         if new_difference is not None:
             t1 = c1 / (u - u_prev)  # T1 = t1·(D_i − D_{i−1})
             if order >= 3:
-                new_difference_sq = _dot(new_difference, new_difference)
+                gram = _gram(new_difference, difference)
+                new_difference_sq = [g[0] for g in gram]
             if difference_sq is not None:
                 # d2 = p·(D_i − D_{i−1}) − q·(D_{i−1} − D_{i−2}); ‖T2‖ from inner products, no extra latent
                 p = 1.0 / ((u - u_prev) * (u - u_before))
                 q = 1.0 / ((u_prev - u_before) * (u - u_before))
-                t2_sq = p * p * new_difference_sq + q * q * difference_sq - 2 * p * q * _dot(new_difference, difference)
-                t1_norm = abs(t1) * new_difference_sq.sqrt()
-                t2_norm = (abs(c2) * t2_sq.clamp_min(0.0).sqrt()).clamp_min(torch.finfo(t2_sq.dtype).tiny)
-                theta = (limit * t1_norm / t2_norm).clamp_max(1.0)
+                new_weights, old_weights = [], []
+                for (aa, ab), bb in zip(gram, difference_sq, strict=True):
+                    t1_norm = abs(t1) * math.sqrt(aa)
+                    t2_norm = abs(c2) * math.sqrt(max(p * p * aa + q * q * bb - 2 * p * q * ab, 0.0))
+                    theta = 1.0 if limit * t1_norm >= t2_norm else limit * t1_norm / t2_norm
+                    new_weights.append(step * (t1 + theta * c2 * p))
+                    old_weights.append(-step * theta * c2 * q)
                 # x += step·((t1 + θ·c2·p)·(D_i − D_{i−1}) − θ·c2·q·(D_{i−1} − D_{i−2}))
-                x.addcmul_(new_difference, _per_sample(step * (t1 + theta * (c2 * p)), x))
-                x.addcmul_(difference, _per_sample(-step * c2 * q * theta, x))
+                _add_per_image(x, new_difference, new_weights)
+                _add_per_image(x, difference, old_weights)
             else:
                 x.add_(new_difference, alpha=step * t1)
         if order >= 2:
