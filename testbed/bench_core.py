@@ -46,7 +46,8 @@ def deterministic_runs() -> dict[str, tuple[Callable, dict]]:
             continue
         defaults = spec.defaults()
         runs[name + " " + ", ".join(f"{k}={v}" for k, v in defaults.items())] = (spec.fn, defaults)
-        runs[name + " beta=1"] = (spec.fn, {**defaults, "beta": 1.0})
+        if "beta" in defaults:
+            runs[name + " beta=1"] = (spec.fn, {**defaults, "beta": 1.0})
     return runs
 
 
