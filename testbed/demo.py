@@ -38,7 +38,7 @@ from .reference import data_range, out_of_range_percent, reference_solution, rms
 from .render import rgb_scale, tile
 
 #: Ours in the grid and the error plots, in this order.
-DEMO_SAMPLERS = ["plms_hb", "plms_nt", "ghvb", "dpmpp_2m_hb", "unipc_hb"]
+DEMO_SAMPLERS = ["plms_hb", "plms_nt", "ghvb", "dpmpp_2m_hb", "unipc_hb", "adaptive_3m"]
 #: The stock sampler each of ours is the momentum version of (default: DPM++ 2M; stochastic: Euler a).
 COUNTERPART = {"plms_hb": "PLMS-4", "plms_nt": "PLMS-3", "ghvb": "PLMS-3", "unipc_hb": "UniPC"}
 #: Stock rows of the grid.
@@ -79,7 +79,7 @@ def counterpart(name: str) -> str:
 def describe(name: str) -> str:
     """'GHVB (order 3, β 0.5)': the label and the defaults that matter."""
     spec = SAMPLER_SPECS[name]
-    shown = {"order": "order", "beta": "β", "lam": "λ"}
+    shown = {"order": "order", "beta": "β", "lam": "λ", "limit": "limit"}
     parts = [f"{shown[p.name]} {p.default:g}" for p in spec.params if p.name in shown]
     return f"{spec.label} ({', '.join(parts)})" if parts else spec.label
 
@@ -218,9 +218,12 @@ def error_figure(results: dict, guidance: float, path: Path) -> None:
         return math.exp(sum(math.log(e) for e in cells[name]["error"]) / len(steps))
 
     ranked = sorted(stock_names, key=geomean)
-    fig, axes = plt.subplots(1, len(DEMO_SAMPLERS), figsize=(3.0 * len(DEMO_SAMPLERS), 3.0), sharey=True,
-                             squeeze=False)
-    for ax, name in zip(axes[0], DEMO_SAMPLERS, strict=True):
+    cols = min(3, len(DEMO_SAMPLERS))
+    rows = math.ceil(len(DEMO_SAMPLERS) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.9 * rows + 0.4), sharey=True, squeeze=False)
+    for ax in axes.flat[len(DEMO_SAMPLERS):]:
+        ax.set_visible(False)
+    for ax, name in zip(axes.flat, DEMO_SAMPLERS, strict=False):
         base = counterpart(name)
         best = next(s for s in ranked if s != base)
         ax.plot(steps, cells[best]["error"], ":", color="0.55", marker=".", label=f"{best} (best other stock)")
@@ -232,7 +235,8 @@ def error_figure(results: dict, guidance: float, path: Path) -> None:
         ax.minorticks_off()
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper right")
-    axes[0][0].set_ylabel("error vs exact solution")
+    for row in axes:
+        row[0].set_ylabel("error vs exact solution")
     fig.suptitle(f"Guidance {guidance:g}: error against the exact ODE solution (lower is better)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
