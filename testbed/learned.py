@@ -111,7 +111,7 @@ class LearnedDenoiser:
     """The trained digits network as a k-diffusion model: ``model(x, sigma, classes=None,
     cond_scale=1.0)`` returns the guided D(x; σ) for a per-sample ``sigma`` vector, counting its
     calls like :class:`~.gmm.AnalyticDenoiser` (one call = one guided evaluation, cond and uncond in one
-    batch, as in the hosts). ``family`` is ``"ve"`` or ``"flow"``; ``model_family`` mirrors it.
+    batch, as in the hosts). ``family`` is ``"ve"`` or ``"flow"``; samplers are told it as ``model_family``.
     """
 
     def __init__(self, family: str = "ve", net: DigitsNet | None = None, path: str | Path = WEIGHTS) -> None:
@@ -119,7 +119,6 @@ class LearnedDenoiser:
             raise ValueError(f"family must be 've' or 'flow', got {family!r}")
         self.net = load_net(path) if net is None else net
         self.family = family
-        self.model_family = family
         self.calls = 0
 
     @torch.no_grad()
