@@ -1,7 +1,7 @@
 """Benchmark of the stochastic samplers (docs/testbed.md#metrics).
 
 Distribution distance and spread vs NFE on the analytic Gaussian-mixture models, for every
-registered stochastic sampler (defaults, plus BAOAB at λ = 1.9 and naive BAOAB) against the hosts'
+registered stochastic sampler (defaults, plus BAOAB at λ = 1 and naive BAOAB) against the hosts'
 stochastic samplers (and ``euler``, the ODE, for reference), at 10, 20 and 40 model calls, for VE and
 flow latents, at guidance 1 and 7.5.
 
@@ -93,10 +93,10 @@ def model_sampling(host, family: str):
 
 
 def candidates(host) -> list[Candidate]:
-    """Our stochastic samplers (defaults, BAOAB at λ = 1.9, naive BAOAB), the host's stochastic samplers,
+    """Our stochastic samplers (defaults, BAOAB at λ = 1, naive BAOAB), the host's stochastic samplers,
     and the ODE's euler for reference."""
     ours = [(name, {}) for name, spec in SAMPLER_SPECS.items() if spec.stochastic]
-    ours += [("split_baoab lam=1.9", {"lam": 1.9}), ("split_baoab naive", {"reduced": False})]
+    ours += [("split_baoab lam=1", {"lam": 1.0}), ("split_baoab naive", {"reduced": False})]
     if isinstance(host, ComfyHost):
         from ..nodes.naming import stock_name
 
