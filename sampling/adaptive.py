@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import torch
 
-from .common import alpha, check_sigmas, denoise, steps
+from .common import alpha, check_sigmas, denoise, scaled_sigma, steps
 from .params import Param, defaults, order_param, validate_params
 
 ADAPTIVE_3M_PARAMS: tuple[Param, ...] = (
@@ -40,12 +40,6 @@ ADAPTIVE_3M_PARAMS: tuple[Param, ...] = (
     ),
 )
 _ADAPTIVE_3M = defaults(ADAPTIVE_3M_PARAMS)
-
-
-def _scaled_sigma(sigma: float, family: str) -> float:
-    """σ̃ = σ/α: σ itself for VE latents; σ/(1 − σ) for flow latents (inf at σ = 1)."""
-    a = alpha(sigma, family)
-    return math.inf if a <= 0.0 else sigma / a
 
 
 def exact_step_weights(u: float, u_next: float, u_prev: float) -> tuple[float, float, float]:
@@ -112,7 +106,7 @@ def sample_adaptive_3m(
     order, limit = values["order"], values["limit"]
     levels = check_sigmas(sigmas, model_family)
     extra_args = {} if extra_args is None else extra_args
-    scaled = [_scaled_sigma(s, model_family) for s in levels]
+    scaled = [scaled_sigma(s, model_family) for s in levels]
     previous = None  # D_{i−1}, the last model value with a finite σ̃
     difference = None  # D_{i−1} − D_{i−2}
     difference_sq = None  # ‖D_{i−1} − D_{i−2}‖² per image, as floats

@@ -118,6 +118,13 @@ def half_log_snr(sigma: float, family: str) -> float:
     return math.log(a) - math.log(sigma)
 
 
+def scaled_sigma(sigma: float, family: str) -> float:
+    """σ̃ = σ/α, the noise level of y = x/α: σ itself for VE latents, σ/(1 − σ) for flow latents
+    (inf at σ = 1)."""
+    a = alpha(sigma, family)
+    return math.inf if a <= 0.0 else sigma / a
+
+
 def sigma_ratio(sigma: float, sigma_next: float, family: str) -> float:
     """r = σ̃_{i+1}/σ̃_i with σ̃ = σ/α: 1 for a repeated σ, 0 into σ = 0 or out of α = 0 (flow at σ = 1)."""
     if sigma_next == sigma:

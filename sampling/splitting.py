@@ -26,68 +26,69 @@ from .params import Param, defaults, s_noise_param, validate_params
 
 SCHEMES = ("BAOAB", "OBAB", "OBA", "BAO")
 
+
 def split_params(lam: float) -> tuple[Param, ...]:
     """The splitting samplers' parameter table with momentum λ = ``lam`` by default: every other
     entry is shared by the four schemes."""
     return (
-    Param(
-        name="reduced",
-        kind="bool",
-        default=True,
-        label="reduced",
-        tooltip=(
-            "On (recommended): one model call per step, reusing the last prediction (the paper's "
-            "'reduced' integrator). Off: the naive integrator, two model calls per step, for comparison."
+        Param(
+            name="reduced",
+            kind="bool",
+            default=True,
+            label="reduced",
+            tooltip=(
+                "On (recommended): one model call per step, reusing the last prediction (the paper's "
+                "'reduced' integrator). Off: the naive integrator, two model calls per step, for comparison."
+            ),
         ),
-    ),
-    Param(
-        name="lam",
-        kind="float",
-        default=lam,
-        label="momentum",
-        tooltip=(
-            "How far the hidden momentum carries the image each step. 0 = no momentum (plain Euler, or "
-            "Euler ancestral with image noise). Higher = livelier at few steps and closer to the "
-            "target distribution for BAOAB / OBAB (1.9 by default); OBA and BAO become biased and "
-            "unstable towards 2 (1 by default)."
+        Param(
+            name="lam",
+            kind="float",
+            default=lam,
+            label="momentum",
+            tooltip=(
+                "How far the hidden momentum carries the image each step. 0 = no momentum (plain Euler, or "
+                "Euler ancestral with image noise). Higher = livelier at few steps and closer to the "
+                "target distribution for BAOAB / OBAB (1.9 by default); OBA and BAO become biased and "
+                "unstable towards 2 (1 by default)."
+            ),
+            min=0.0,
+            max=1.95,
+            step=0.05,
         ),
-        min=0.0,
-        max=1.95,
-        step=0.05,
-    ),
-    Param(
-        name="friction",
-        kind="float",
-        default=2.0,
-        label="friction",
-        tooltip=(
-            "How quickly the momentum forgets its direction and takes fresh noise. 2 = balanced "
-            "(critically damped); low = smoother, longer swings; high = behaves like Euler ancestral."
+        Param(
+            name="friction",
+            kind="float",
+            default=2.0,
+            label="friction",
+            tooltip=(
+                "How quickly the momentum forgets its direction and takes fresh noise. 2 = balanced "
+                "(critically damped); low = smoother, longer swings; high = behaves like Euler ancestral."
+            ),
+            min=0.1,
+            max=10.0,
+            step=0.1,
         ),
-        min=0.1,
-        max=10.0,
-        step=0.1,
-    ),
-    Param(
-        name="lambda_s",
-        kind="float",
-        default=0.0,
-        label="image noise",
-        tooltip=(
-            "Extra fresh noise put straight into the image each step, in Euler ancestral's eta units. "
-            "0 = none (the momentum carries the randomness); 1 = as much as Euler ancestral."
+        Param(
+            name="lambda_s",
+            kind="float",
+            default=0.0,
+            label="image noise",
+            tooltip=(
+                "Extra fresh noise put straight into the image each step, in Euler ancestral's eta units. "
+                "0 = none (the momentum carries the randomness); 1 = as much as Euler ancestral."
+            ),
+            min=0.0,
+            max=1.0,
+            step=0.05,
         ),
-        min=0.0,
-        max=1.0,
-        step=0.05,
-    ),
-    s_noise_param(),
+        s_noise_param(),
     )
 
 
 SPLIT_PARAMS = split_params(1.0)  # OBA, BAO and the generic sample_splitting
 # BAOAB and OBAB, whose kicks straddle the drift, measured closer to the target law at λ = 1.9 than
-# at 1 against every stochastic sampler of ComfyUI (docs/splitting.md#parameters)
+# at 1 against every stochastic sampler of ComfyUI (docs/splitting.md#measured)
 SYMMETRIC_SPLIT_PARAMS = split_params(1.9)
 
 SCHEME_PARAM = Param(
