@@ -5,6 +5,9 @@
 - ``python benchmark.py allround [--bed analytic|learned|both] [--quick] [--extra MODULE:FUNCTION]``:
   the ranking of every deterministic sampler over many schedules, guidances and NFEs, on the analytic
   and the learned test bed, against ComfyUI's own samplers when ``COMFYUI_PATH`` names a checkout;
+- ``python benchmark.py publish [--check]``: rewrite every ``<!-- generated: NAME -->`` block of
+  README.md, docs/*.md and docs/help/*.md from the results in docs/results/, then the help pages
+  (testbed/published.py); ``--check`` only lists what is stale;
 - ``python benchmark.py train-learned``: rebuild the learned test bed's weights
   (testbed/learned_digits.safetensors) deterministically.
 """
@@ -20,8 +23,18 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["allround"]:  # its own options, --help included
         importlib.import_module("momentum_samplers.testbed.bench_allround").main(sys.argv[2:])
         sys.exit(0)
+    if sys.argv[1:2] == ["publish"]:
+        published = importlib.import_module("momentum_samplers.testbed.published")
+        if sys.argv[2:] == ["--check"]:
+            problems = published.stale()
+            print("\n".join(problems) or "every generated block is up to date")
+            sys.exit(1 if problems else 0)
+        for path in published.publish():
+            print("rewrote", path.relative_to(published.ROOT))
+        runpy.run_path(str(Path(__file__).resolve().parent / "tools" / "help_pages.py"))["write"]()
+        sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", choices=["core", "stochastic", "allround", "train-learned"])
+    parser.add_argument("which", choices=["core", "stochastic", "allround", "publish", "train-learned"])
     args = parser.parse_args()
     if args.which == "train-learned":
         importlib.import_module("momentum_samplers.testbed.learned").main()

@@ -9,6 +9,9 @@ are those of the node) plus the sampler's hand-written text ``docs/help/<sampler
     python tools/help_pages.py           # write the pages and the table in docs/conventions.md
     python tools/help_pages.py --check   # list what is stale, exit 1 if anything is
 
+Numbers in ``docs/help/<name>.md`` between ``<!-- generated: NAME -->`` markers are filled from the
+results files (testbed/published.py), so a page never quotes a number the docs no longer give.
+
 A new sampler needs only its ``docs/help/<name>.md``; until it exists its pages carry a generic text
 and ``tests/test_help_pages.py`` fails.
 """
@@ -16,6 +19,7 @@ and ``tests/test_help_pages.py`` fails.
 from __future__ import annotations
 
 import argparse
+import re
 import runpy
 import sys
 from pathlib import Path
@@ -66,7 +70,13 @@ def help_text(name: str, description: str) -> tuple[str, bool]:
     """The sampler's hand-written text, and whether it exists (else a generic one)."""
     path = HELP_TEXT / f"{name}.md"
     if path.exists():
-        return path.read_text(encoding="utf-8").strip(), True
+        from momentum_samplers.testbed.published import fill
+
+        # numbers quoted in the text come from the results files, as in the docs
+        text, problems = fill(path.read_text(encoding="utf-8"))
+        if problems:
+            raise ValueError(f"{path}: " + "; ".join(problems))
+        return re.sub(r"^[ \t]*<!-- (generated: \S+|/generated) -->\n", "", text, flags=re.M).strip(), True
     return GENERIC_TEXT.format(description=description), False
 
 
