@@ -294,3 +294,38 @@ def test_flow_patch(server, stock_standin):
     assert max_level_diff(ghvb, euler) >= 5
     mixed = generate(server, pipeline("ms_dpmpp_2m_hb", steps=4, standin=0.05, patch=FLOW_PATCH))
     assert mixed.std() > 1.0
+
+
+def _custom(prompt: dict, key: str, sampler_node: dict) -> None:
+    """SamplerCustom with ``sampler_node`` on the shared low sigmas, decoded and saved as ``save_<key>``."""
+    prompt[f"sampler_{key}"] = sampler_node
+    prompt[f"custom_{key}"] = {"class_type": "SamplerCustom", "inputs": {
+        "model": ["standin", 0], "add_noise": True, "noise_seed": SEED, "cfg": CFG, "positive": ["pos", 0],
+        "negative": ["neg", 0], "sampler": [f"sampler_{key}", 0], "sigmas": ["split", 1],
+        "latent_image": ["latent", 0]}}
+    prompt[f"decode_{key}"] = {"class_type": "VAEDecode", "inputs": {"samples": [f"custom_{key}", 0], "vae": ["ckpt", 2]}}
+    prompt[f"save_{key}"] = {"class_type": "SaveImage", "inputs": {"images": [f"decode_{key}", 0],
+                                                                   "filename_prefix": f"ms_flow_{key}"}}
+
+
+def test_flow_patch_uses_the_flow_half_log_snr(server):
+    """A sampler whose update depends on the model family: DPM++ 2M HB at β = 1 on the flow-patched model
+    is the exponential integrator in the flow's λ = log((1 − σ)/σ) (docs/dpm_solver.md#flow-models),
+    which ComfyUI's dpmpp_2m_sde with eta 0 also is, not ComfyUI's dpmpp_2m (λ = −log σ). From σ below 1
+    (SplitSigmas), where the flow λ is finite."""
+    prompt = pipeline("euler", steps=6, standin=0.0, patch=FLOW_PATCH)
+    for key in ("sample", "decode", "save"):  # only the SamplerCustom branches below are compared
+        prompt.pop(key, None)
+    prompt["sigmas"] = {"class_type": "BasicScheduler", "inputs": {"model": ["standin", 0], "scheduler": "simple",
+                                                                  "steps": 7, "denoise": 1.0}}
+    prompt["split"] = {"class_type": "SplitSigmas", "inputs": {"sigmas": ["sigmas", 0], "step": 1}}
+    _custom(prompt, "ours", {"class_type": naming.sampler_node_id("dpmpp_2m_hb"), "inputs": {"beta": 1.0}})
+    _custom(prompt, "flow", {"class_type": "SamplerDPMPP_2M_SDE", "inputs": {
+        "solver_type": "midpoint", "eta": 0.0, "s_noise": 0.0, "noise_device": "cpu"}})
+    _custom(prompt, "ve", {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "dpmpp_2m"}})
+    outputs = server.run(prompt, limit=900)
+    ours, flow, ve = (image(server, outputs, f"save_{k}") for k in ("ours", "flow", "ve"))
+    print(f"\nflow patch, from σ < 1: dpmpp_2m_hb(β 1) vs dpmpp_2m_sde(eta 0) {describe(ours, flow)}; "
+          f"vs dpmpp_2m (VE λ) {describe(ours, ve)}; dpmpp_2m_sde(eta 0) vs dpmpp_2m {describe(flow, ve)}")
+    assert max_level_diff(flow, ve) >= 3, "the two λ must differ visibly here, or the parity proves nothing"
+    assert max_level_diff(ours, flow) <= 1
