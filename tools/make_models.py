@@ -301,11 +301,33 @@ def build_checkpoint(comfyui: Path, unet_config: dict, vae_config: dict, seed: i
     vae = comfy.ldm.models.autoencoder.AutoencoderKL(ddconfig=vae_config, embed_dim=4)
     vae_sd = _fp16(default_init(vae))
     del vae
-    torch.manual_seed(seed + 2)
     config = transformers.CLIPTextConfig.from_json_file(str(comfyui / "comfy" / "sd1_clip_config.json"))
-    clip = transformers.CLIPTextModel(config)
+    clip = clip_text_model(config, seed + 2)
     clip_sd = {k: v for k, v in _fp16(clip).items() if not k.endswith("position_ids")}
     return checkpoint_keys(unet_sd, vae_sd, clip_sd)
+
+
+def clip_text_model(config, seed: int) -> torch.nn.Module:
+    """A seeded random CLIP text model whose final LayerNorm is random too (see :func:`randomize_final_norm`)."""
+    import transformers
+
+    torch.manual_seed(seed)
+    return randomize_final_norm(transformers.CLIPTextModel(config), seed)
+
+
+def randomize_final_norm(clip: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Give the final LayerNorm a seeded weight around 1 and a bias around 0.5.
+
+    Its default (weight 1, bias 0) leaves every token's output with exactly zero mean over channels.
+    A1111's default emphasis ("Original") rescales the embedding by old_mean / new_mean, which is then
+    0 / 0: every image, the host's own Euler included, came out NaN. A real CLIP's final bias is not zero.
+    """
+    norm = getattr(clip, "text_model", clip).final_layer_norm  # transformers 5 drops the text_model level
+    g = torch.Generator().manual_seed(seed + 1000)
+    with torch.no_grad():
+        norm.weight.copy_(1.0 + 0.2 * torch.randn(norm.weight.shape, generator=g))
+        norm.bias.copy_(0.5 + 0.2 * torch.randn(norm.bias.shape, generator=g))
+    return clip
 
 
 def save(tensors: dict, path: Path, metadata: dict) -> None:
