@@ -1,7 +1,7 @@
 """Images from a real ComfyUI server with a real SD1.5-layout checkpoint (run only with COMFYUI_PATH).
 
 The checkpoint is made offline by ``tools/make_models.py`` (random weights, SD1.5's architecture,
-the original single-file layout); ``MS_MODELS_DIR`` names a folder that already holds
+the original single-file layout); ``MS_MODELS`` names a folder that already holds
 ``sd15.safetensors``, otherwise it is built once into ``out/models``. The server loads it through
 CheckpointLoaderSimple, encodes prompts with its CLIP, samples a 64×64 image (8×8 latent) and decodes it
 with its VAE.
@@ -59,9 +59,12 @@ NODE_CLASS_MAPPINGS = {"MSTestStandin": MSTestStandin}
 
 
 def models_dir() -> Path:
-    """A folder with ``sd15.safetensors``: ``MS_MODELS_DIR``, or ``out/models`` built on first use."""
-    folder = Path(os.environ.get("MS_MODELS_DIR") or ROOT / "out" / "models")
+    """A folder with ``sd15.safetensors``: ``MS_MODELS`` (the A1111 tests read the same; ``MS_MODELS_DIR``
+    is its deprecated old name), or ``out/models``, built on first use."""
+    folder = Path(os.environ.get("MS_MODELS") or os.environ.get("MS_MODELS_DIR") or ROOT / "out" / "models")
     if not (folder / "sd15.safetensors").is_file():
+        print(f"\nMS_MODELS names no folder with sd15.safetensors: building the model files (about 2 GB) "
+              f"into {folder}", file=sys.stderr)
         subprocess.run([sys.executable, str(ROOT / "tools" / "make_models.py"), "--out", str(folder), "--which", "sd15"],
                        check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     return folder

@@ -90,7 +90,7 @@ def install_forge_standin(models: Path, data_dir: Path) -> bool:
 
 
 def model_folder() -> Path | None:
-    path = os.environ.get("MS_MODELS", "")
+    path = os.environ.get("MS_MODELS") or os.environ.get("MS_MODELS_DIR", "")  # the old ComfyUI-side name
     return Path(path) if path else None
 
 

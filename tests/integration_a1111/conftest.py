@@ -66,7 +66,7 @@ def server(request, tmp_path_factory):
             time.sleep(2)
         startup = next((line for line in log_path.read_text().splitlines() if line.startswith("Startup time")), "?")
         print(f"\n{var}: {path} {version(path, host)}; {startup}; checkpoint {checkpoint}")
-        yield {"host": host, "var": var, "base": base, "path": path, "python": python, "data_dir": data_dir,
+        yield {"host": host, "var": var, "base": base, "path": path, "python": python, "data_dir": data_dir, "env": env,
                "log": log_path, "checkpoint": checkpoint, "standin": standin}
     finally:
         if process.poll() is None:

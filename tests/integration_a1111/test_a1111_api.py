@@ -116,7 +116,7 @@ def test_png_info_parses_every_label(server):
 
 
 IN_PROCESS = r"""
-import json, sys
+import json, os, sys
 try:  # Forge's and reForge's webui.py do this first
     from modules_forge.initialization import initialize_forge
 except ImportError:
@@ -132,13 +132,15 @@ params = infotext_utils.parse_generation_parameters(text)
 pasted = infotext_utils.get_override_settings(params)
 pairs = [f"{k}: {params[k]}" for k, _, _ in pasted]
 ours = [d for d in sd_samplers.all_samplers if getattr(d.constructor, "momentum_sampler", None)]
-print("RESULT " + json.dumps({
+# into a file: the host's background threads print to stdout too, without newlines
+with open(os.environ["MS_RESULT_PATH"], "w") as f:
+    json.dump({
     "pasted": [[label, key, value] for label, key, value in pasted],
     "override_dict": infotext_utils.create_override_settings_dict(pairs),
     "sampler_and_scheduler": sd_samplers.get_sampler_and_scheduler(params["Sampler"], "Karras"),
     "ours": [d.name for d in ours],
     "settings": {k: shared.opts.data.get(k) for k, v in shared.opts.data_labels.items() if k.startswith("momentum_")},
-}))
+    }, f)
 """
 
 
@@ -150,10 +152,13 @@ def test_the_hosts_own_infotext_mapping_restores_our_settings(server):
     args = [str(server["python"]), "-c", IN_PROCESS, "--skip-torch-cuda-test", "--no-half", "--nowebui",
             "--no-download-sd-model", "--data-dir", str(server["data_dir"])]
     args += cpu_args(server["host"])
-    result = subprocess.run(args, cwd=server["path"], input=text, capture_output=True, text=True, timeout=300)
-    line = next((x for x in result.stdout.splitlines() if x.startswith("RESULT ")), None)
-    assert line is not None, result.stdout[-3000:] + result.stderr[-3000:]
-    found = json.loads(line[len("RESULT "):])
+    result_path = server["data_dir"] / "infotext_mapping.json"
+    result_path.unlink(missing_ok=True)
+    # the server's environment: its PYTHONPATH holds the model folder the stand-in script imports from
+    env = {**server["env"], "MS_RESULT_PATH": str(result_path)}
+    result = subprocess.run(args, cwd=server["path"], input=text, capture_output=True, text=True, timeout=300, env=env)
+    assert result_path.is_file(), result.stdout[-3000:] + result.stderr[-3000:]
+    found = json.loads(result_path.read_text())
     assert found["ours"] == [s.label for s in SAMPLER_SPECS.values()]
     assert found["sampler_and_scheduler"] == ["GHVB", "Automatic"]
     # only values that differ from the current settings are pasted: here 'ghvb beta'
