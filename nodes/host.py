@@ -61,6 +61,20 @@ def with_stored_options(model_options: Mapping[str, Any], spec: SamplerSpec, val
     return out
 
 
+def check_values(spec: SamplerSpec, values: Mapping[str, Any], stored_only: set[str] = frozenset()) -> None:
+    """Check the parameter values before sampling, so an error names the sampler (and the options node
+    that stored a value): ComfyUI range-checks widget values but not values arriving through a link,
+    and it reports the error as the KSampler's, which shows neither."""
+    for param in spec.params:
+        if param.name not in values:
+            continue
+        try:
+            param.validate(values[param.name])
+        except ValueError as err:
+            source = f", set by {naming.options_node_id(spec.name)}" if param.name in stored_only else ""
+            raise ValueError(f"{spec.label} ({naming.stock_name(spec.name)}): {err}{source}") from None
+
+
 _HOST_FUNCTIONS: dict[str, tuple[SamplerSpec, Callable]] = {}
 
 
@@ -71,7 +85,10 @@ def host_sampler(spec: SamplerSpec) -> Callable[..., Any]:
         return cached[1]
 
     def sample(model, x, sigmas, extra_args=None, callback=None, disable=None, **params):
-        params = {**stored_options(extra_args, spec), **params}
+        stored = stored_options(extra_args, spec)
+        from_options = set(stored) - set(params)
+        params = {**stored, **params}
+        check_values(spec, params, from_options)
         if params.get("model_family") is None:
             params["model_family"] = model_family(model)
         return spec.fn(model, x, sigmas, extra_args=extra_args, callback=callback, disable=disable, **params)

@@ -129,13 +129,22 @@ def test_a_bad_value_stops_the_run_naming_the_parameter(fake_comfy, fake_patcher
     sigmas = torch.linspace(10.0, 0.0, 5, dtype=torch.float64)
     noise = torch.randn(1, 2, 4, 4, dtype=torch.float64) * 10
     sampler = node_class(fake_comfy.io, sampler_node(spec)).execute(order=3, beta=0.0).result[0]
-    with pytest.raises(ValueError, match=r"beta=0\.0 is out of range: expected \[0\.01, 1\]"):
+    # ComfyUI shows the error as the KSampler's / SamplerCustom's: the message has to name the sampler
+    with pytest.raises(ValueError) as err:
         sampler.sample(model, sigmas, {}, None, noise)
+    assert str(err.value) == "GHVB (ms_ghvb): beta=0.0 is out of range: expected [0.01, 1]"
     patched = node_class(fake_comfy.io, options_node(spec)).execute(model=fake_patcher, order=9, beta=0.5).result[0]
     register_stock_samplers()
-    with pytest.raises(ValueError, match=r"order=9 is out of range"):
+    with pytest.raises(ValueError) as err:
         fake_comfy.samplers.ksampler(naming.stock_name("ghvb")).sample(
             model, sigmas, {"model_options": patched.model_options}, None, noise)
+    assert str(err.value) == ("GHVB (ms_ghvb): order=9 is out of range: expected [1, 4], "
+                              "set by MomentumSamplerOptions_ghvb")
+    # a SAMPLER node's value overrides the stored one, and the message says it came from there
+    override = node_class(fake_comfy.io, sampler_node(spec)).execute(order=3, beta=5.0).result[0]
+    with pytest.raises(ValueError) as err:
+        override.sample(model, sigmas, {"model_options": patched.model_options}, None, noise)
+    assert str(err.value) == "GHVB (ms_ghvb): beta=5.0 is out of range: expected [0.01, 1]"
 
 
 def test_model_family_is_detected_by_class(fake_comfy, make_wrapped_model):
