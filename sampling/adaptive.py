@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import torch
 
-from .common import alpha, check_sigmas, denoise, scaled_sigma, steps
+from .common import check_sigmas, denoise, scaled_sigma, steps
 from .params import Param, defaults, order_param, validate_params
 
 ADAPTIVE_3M_PARAMS: tuple[Param, ...] = (
@@ -55,26 +55,44 @@ def exact_step_weights(u: float, u_next: float, u_prev: float) -> tuple[float, f
     return 1.0 - u_next / u, c1, c2
 
 
-def _gram(a: torch.Tensor, b: torch.Tensor | None) -> list[tuple[float, float]]:
-    """(⟨a, a⟩, ⟨a, b⟩) per image as Python floats (⟨a, b⟩ = 0 without b), summed in float32 at
-    least and without a product latent; one device sync, as the model call's NaN check makes anyway."""
-    a = a.flatten(1).unsqueeze(1)
-    if a.dtype in (torch.float16, torch.bfloat16):
-        a = a.float()
-    column = a.transpose(1, 2)
-    products = [torch.bmm(a, column)]
-    if b is not None:
-        products.append(torch.bmm(b.flatten(1).unsqueeze(1).to(a.dtype), column))
-    rows = torch.cat(products, dim=1).view(a.shape[0], -1).tolist()
-    return [(row[0], row[1] if len(row) > 1 else 0.0) for row in rows]
+# A step shorter than this fraction of the next one records no model value: a divided difference over it
+# would multiply the model's rounding by the ratio of the two steps (near-repeated σ's).
+TINY_STEP = 0.05
+# From flow's σ = 1 the polynomial is in s = 1/σ̃ while σ̃ > S_ABOVE (noise above signal): there D is
+# smooth in s (s = 0 at σ = 1), while a polynomial in σ̃ over σ̃ ≈ 1/(k·h) loses an order at step k.
+S_ABOVE = 1.0
 
 
-def _add_per_image(x: torch.Tensor, t: torch.Tensor, weights: list[float]) -> None:
-    """x += w_b·t for image b, in place."""
-    if len(set(weights)) == 1:
-        x.add_(t, alpha=weights[0])
-    else:
-        x.addcmul_(t, torch.tensor(weights, dtype=x.dtype, device=x.device).view(-1, *([1] * (x.ndim - 1))))
+def _recorded(scaled: list[float], levels: list[float]) -> list[bool]:
+    """Whether the model value of step i enters the history: not where the step after it is tiny
+    against the next one (σ̃_i − σ̃_{i+1} < TINY_STEP·(σ̃_{i+1} − σ̃_{i+2})), which then starts its
+    differences from the model value before."""
+    keep = [True] * len(levels)
+    for i in range(len(levels) - 2):
+        u, u_next, u_after = scaled[i], scaled[i + 1], scaled[i + 2]
+        if math.isfinite(u) and levels[i + 2] > 0.0 and u - u_next < TINY_STEP * (u_next - u_after):
+            keep[i] = False
+    return keep
+
+
+def _basis_averages(v: float, v_next: float, v_prev: float, in_s: bool) -> tuple[float, float]:
+    """(c_1, c_2): the averages of (v − v_i) and (v − v_i)(v − v_{i−1}) over the step against ds, s = 1/σ̃,
+    for nodes in σ̃ (v = σ̃, exact_step_weights) or in s itself (v = s: plain averages over [s_i, s_{i+1}])."""
+    if not in_s:
+        return exact_step_weights(v, v_next, v_prev)[1:]
+    h = v_next - v
+    return 0.5 * h, h * h / 3.0 + 0.5 * h * (v - v_prev)
+
+
+def _norms(t: torch.Tensor) -> torch.Tensor:
+    """‖t‖ per image, accumulated in float32 at least whatever the TF32 settings (a reduction, not a
+    matrix product) and without a float32 copy: half-precision latents are reduced per plane inside
+    the kernel (which accumulates in float32), and only the per-plane norms are upcast."""
+    dims = tuple(range(1, t.ndim))
+    if t.dtype in (torch.float16, torch.bfloat16) and t.ndim >= 3:
+        planes = torch.linalg.vector_norm(t, dim=(-2, -1)).float()
+        return torch.linalg.vector_norm(planes, dim=tuple(range(1, planes.ndim)))
+    return torch.linalg.vector_norm(t, dim=dims, dtype=None if t.dtype in (torch.float32, torch.float64) else torch.float32)
 
 
 @torch.no_grad()
@@ -90,68 +108,82 @@ def sample_adaptive_3m(
     limit: float = _ADAPTIVE_3M["limit"],
     model_family: str = "ve",
 ) -> torch.Tensor:
-    """Adaptive 3M (docs/adaptive.md#update-rule). With u_i = σ̃_i, D_i the model value at step i and
-    the divided differences d1 = (D_i − D_{i−1})/(u_i − u_{i−1}),
-    d2 = (d1 − (D_{i−1} − D_{i−2})/(u_{i−1} − u_{i−2}))/(u_i − u_{i−2}):
+    """Adaptive 3M (docs/adaptive.md#update-rule). With v_i = σ̃_i, D_i the model value at step i and
+    the divided differences d1 = (D_i − D_{i−1})/(v_i − v_{i−1}),
+    d2 = (d1 − (D_{i−1} − D_{i−2})/(v_{i−1} − v_{i−2}))/(v_i − v_{i−2}):
 
         T1 = c_1·d1,   T2 = θ·c_2·d2,   θ = min(1, limit·‖T1‖/‖T2‖) per image
-        x_{i+1} = (σ_{i+1}/σ_i)·x_i + α_{i+1}·(1 − u_{i+1}/u_i)·(D_i + T1 + T2)
+        x_{i+1} = (σ_{i+1}/σ_i)·x_i + (1 − σ_{i+1}/σ_i)·(D_i + T1 + T2)
 
-    with c_1, c_2 from :func:`exact_step_weights` (T2 = 0 before three model values exist, T1 = 0
-    before two, or always below ``order`` 3 / 2). Order 1 is DDIM, i.e. Euler. The step to σ = 0 is
-    the final denoise x = D_i, as the hosts' samplers end. On flow latents the step from σ = 1
-    (u = inf) is DDIM and its model value starts no polynomial.
+    (1 − σ_{i+1}/σ_i = α_{i+1}·(1 − σ̃_{i+1}/σ̃_i) for VE and flow latents alike), with c_1, c_2 from
+    :func:`exact_step_weights` (T2 = 0 before three model values exist, T1 = 0 before two, or always
+    below ``order`` 3 / 2). Order 1 is DDIM, i.e. Euler. The step to σ = 0 is the final denoise
+    x = D_i, as the hosts' samplers end. While a stencil holds flow's σ = 1 (σ̃ = inf) the polynomial is
+    in s = 1/σ̃ = α/σ instead (v = s, s = 0 there): x/σ integrates D over s exactly, so the model value
+    at σ = 1 is a node like any other. A step much shorter than the next (``TINY_STEP``) records no
+    model value, like a repeated σ.
+
+    Memory: x (the sampler's own from the first step on, updated in place), D_i, and a history of
+    D_{i−1} (a copy, overwritten by D_i − D_{i−1}) and D_{i−1} − D_{i−2} (overwritten by d2's
+    direction); ‖T1‖ and ‖T2‖ are per-image norms of those two, so θ costs no latent and no sync.
     """
     values = validate_params(ADAPTIVE_3M_PARAMS, {"order": order, "limit": limit})
     order, limit = values["order"], values["limit"]
     levels = check_sigmas(sigmas, model_family)
     extra_args = {} if extra_args is None else extra_args
     scaled = [scaled_sigma(s, model_family) for s in levels]
-    previous = None  # D_{i−1}, the last model value with a finite σ̃
+    recorded = _recorded(scaled, levels)
+    from_noise = bool(scaled) and math.isinf(scaled[0])  # flow from σ = 1
+    previous = None  # D_{i−1}, in the sampler's own storage
     difference = None  # D_{i−1} − D_{i−2}
-    difference_sq = None  # ‖D_{i−1} − D_{i−2}‖² per image, as floats
     u_prev = u_before = math.nan  # σ̃_{i−1}, σ̃_{i−2}
+    owned = False  # x is the caller's until the first step makes a new one
+    denoised = None
     for i, sigma, sigma_next in steps(levels, disable):
+        denoised = None  # the last model value (copied into the history) is freed before the model runs
         denoised = denoise(model, x, sigmas, levels, i, extra_args, callback)
         if sigma_next in (sigma, 0.0):  # the final denoise, or a zero-length step that keeps the history
             x = denoised if sigma_next == 0.0 else x
             continue
-        u, u_next = scaled[i], scaled[i + 1]
-        if math.isinf(u):  # flow from σ = 1: DDIM, x_{i+1} = σ_{i+1}·x/σ + α_{i+1}·D
-            x = (x * (sigma_next / sigma)).add_(denoised, alpha=alpha(sigma_next, model_family))
+        weight = 1.0 - sigma_next / sigma
+        # x_{i+1} = x + weight·(D_i − x) + weight·(T1 + T2); in place once x is ours and D_i is not x
+        if owned and denoised.untyped_storage().data_ptr() != x.untyped_storage().data_ptr():
+            x = x.lerp_(denoised, weight)
+        else:
+            x, owned = torch.lerp(x, denoised, weight), True
+        if order == 1 or not recorded[i]:
             continue
-        weight, c1, c2 = exact_step_weights(u, u_next, u_prev)
-        step = alpha(sigma_next, model_family) * weight
-        new_difference = new_difference_sq = None
-        if order >= 2 and previous is not None:
-            new_difference = torch.sub(denoised, previous)
-            previous = None  # D_{i−1} is done with: freed before the next x is made
-        x = (x * (sigma_next / sigma)).add_(denoised, alpha=step)
-        if new_difference is not None:
-            t1 = c1 / (u - u_prev)  # T1 = t1·(D_i − D_{i−1})
-            if order >= 3:
-                gram = _gram(new_difference, difference)
-                new_difference_sq = [g[0] for g in gram]
-            if difference_sq is not None:
-                # d2 = p·(D_i − D_{i−1}) − q·(D_{i−1} − D_{i−2}); ‖T2‖ from inner products, no extra latent
-                p = 1.0 / ((u - u_prev) * (u - u_before))
-                q = 1.0 / ((u_prev - u_before) * (u - u_before))
-                new_weights, old_weights = [], []
-                for (aa, ab), bb in zip(gram, difference_sq, strict=True):
-                    t1_norm = abs(t1) * math.sqrt(aa)
-                    t2_norm = abs(c2) * math.sqrt(max(p * p * aa + q * q * bb - 2 * p * q * ab, 0.0))
-                    theta = 1.0 if limit * t1_norm >= t2_norm else limit * t1_norm / t2_norm
-                    new_weights.append(step * (t1 + theta * c2 * p))
-                    old_weights.append(-step * theta * c2 * q)
-                # x += step·((t1 + θ·c2·p)·(D_i − D_{i−1}) − θ·c2·q·(D_{i−1} − D_{i−2}))
-                _add_per_image(x, new_difference, new_weights)
-                _add_per_image(x, difference, old_weights)
-            else:
-                x.add_(new_difference, alpha=step * t1)
-        if order >= 2:
-            previous = denoised
-        if order >= 3:
-            difference, difference_sq = new_difference, new_difference_sq
-        new_difference = None  # kept only as ``difference``
-        u_before, u_prev = u_prev, u
+        u, u_next = scaled[i], scaled[i + 1]
+        if previous is None:
+            previous, u_prev = denoised.clone(), u
+            continue
+        in_s = (from_noise and u > S_ABOVE) or math.isinf(u_prev) or (difference is not None and math.isinf(u_before))
+        if in_s:  # nodes in s = 1/σ̃ (s = 0 at σ = 1)
+            v, v_next, v_prev, v_before = 1.0 / u, 1.0 / u_next, 1.0 / u_prev, 1.0 / u_before
+        else:
+            v, v_next, v_prev, v_before = u, u_next, u_prev, u_before
+        c1, c2 = _basis_averages(v, v_next, v_prev, in_s)
+        new_difference = torch.sub(denoised, previous, out=previous)  # D_i − D_{i−1}, over D_{i−1}
+        t1 = c1 / (v - v_prev)  # T1 = t1·(D_i − D_{i−1})
+        if math.isinf(u_prev):
+            # the step from σ = 1 took D constant over [0, s_i]; the trapezoid's half of (D_i − D_{i−1}) over
+            # it, carried to σ_{i+1} (σ_{i+1}·(s_i − 0)/2 = weight·t), makes that step third-order accurate
+            t1 += 0.5 * (v - v_prev) / (v_next - v)
+        x.add_(new_difference, alpha=weight * t1)
+        if order >= 3 and difference is not None and limit > 0.0:
+            # d2 = p·(D_i − D_{i−1}) − q·(D_{i−1} − D_{i−2}) = −q·g with g = (D_{i−1} − D_{i−2}) − (p/q)·(D_i − D_{i−1}),
+            # formed element by element, so ‖T2‖ = c_2·q·‖g‖ does not cancel the way inner products would
+            q = 1.0 / ((v_prev - v_before) * (v - v_before))
+            g = difference.sub_(new_difference, alpha=(v_prev - v_before) / (v - v_prev))
+            # θ = min(1, limit·|t1|·‖D_i − D_{i−1}‖ / (c_2·q·‖g‖)) per image; 0/0 and x/0 give 1
+            theta = torch.div(_norms(new_difference), _norms(g)).mul_(limit * abs(t1) / abs(c2 * q))
+            theta = theta.nan_to_num_(nan=1.0, posinf=1.0).clamp_(max=1.0)
+            x.addcmul_(g, theta.mul_(-weight * c2 * q).to(x.dtype).view(-1, *([1] * (x.ndim - 1))))
+        if order >= 3:  # D_i into the storage the old difference leaves
+            previous = denoised.clone() if difference is None else difference.copy_(denoised)
+            difference = new_difference
+            u_before = u_prev
+        else:
+            previous = new_difference.copy_(denoised)
+        u_prev = u
     return x

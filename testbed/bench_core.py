@@ -75,6 +75,11 @@ def identity_model(x: torch.Tensor, sigma: torch.Tensor, **kwargs) -> torch.Tens
     return x
 
 
+def copy_model(x: torch.Tensor, sigma: torch.Tensor, **kwargs) -> torch.Tensor:
+    """A model that costs one latent pass and returns a new tensor (real models never alias x)."""
+    return x * 0.5
+
+
 def overhead(repeats: int = 7, steps: int = 30) -> list[dict]:
     """Per-step time of each sampler's arithmetic vs k-diffusion's dpmpp_2m, and peak extra memory."""
     k = load_k_diffusion_sampling()

@@ -101,3 +101,34 @@ def test_no_burn_at_guidance_15(high_guidance, steps):
     gives 2.3× the exact share; Euler gives 2.4×)."""
     *_, exact, threshold = high_guidance
     assert run(high_guidance, sample_adaptive_3m, steps)[1] <= 1.5 * out_of_range_percent(exact, threshold)
+
+
+def test_the_limit_acts_per_image_and_each_image_is_as_alone(high_guidance):
+    """At guidance 15 and 6 steps the limit changes some images and leaves others alone, and every image
+    of the batch equals that image sampled alone (θ is computed per image)."""
+    model, x, extra, *_ = high_guidance
+    sigmas = karras(6)
+    limited = sample_adaptive_3m(model, x, sigmas, extra_args=extra, disable=True)
+    unlimited = sample_adaptive_3m(model, x, sigmas, extra_args=extra, disable=True, limit=10.0)
+    changed = (limited - unlimited).flatten(1).abs().amax(1) > 1e-9
+    assert 0 < int(changed.sum()) < len(changed)
+    for b in [int(changed.nonzero()[0]), int((~changed).nonzero()[0]), 5, 63]:
+        one = {"classes": extra["classes"][b:b + 1], "cond_scale": extra["cond_scale"]}
+        alone = sample_adaptive_3m(model, x[b:b + 1], sigmas, extra_args=one, disable=True)
+        assert (alone[0] - limited[b]).abs().max().item() < 1e-12
+
+
+def test_a_near_repeated_sigma_does_not_amplify_rounding(high_guidance):
+    """Two σ's 1e-5 apart with half-precision model output: the tiny step starts no divided difference,
+    so the error stays within 1.5× the error without it (a difference over it multiplies the rounding
+    by the ratio of the steps, 10⁴ here)."""
+    model, x, extra, exact, _ = high_guidance
+
+    def rounded(x, sigma, **kwargs):
+        return model(x, sigma, **kwargs).half().double()
+
+    sigmas = karras(10)
+    near = torch.cat([sigmas[:5], sigmas[4:5] - 1e-5, sigmas[5:]])
+    plain = rms_error(sample_adaptive_3m(rounded, x, sigmas, extra_args=extra, disable=True), exact)
+    repeated = rms_error(sample_adaptive_3m(rounded, x, near, extra_args=extra, disable=True), exact)
+    assert repeated <= 1.5 * plain
