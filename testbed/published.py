@@ -42,7 +42,7 @@ MODULES = (
 _BLOCKS: dict[str, Callable[[], str]] = {}
 # A block may be indented (inside a list item); its lines are then indented alike.
 _BLOCK = re.compile(r"^([ \t]*)(<!-- generated: ([A-Za-z0-9_.-]+) -->\n)(.*?)(^[ \t]*<!-- /generated -->)", re.S | re.M)
-_NAME = re.compile(r"<!-- generated: ([^ ]*) -->")
+_NAME = re.compile(r"^[ \t]*<!-- generated: ([^ ]*) -->", re.M)
 
 
 def block(name: str) -> Callable[[Callable[[], str]], Callable[[], str]]:
@@ -116,7 +116,9 @@ def fill(text: str, registry: dict[str, Callable[[], str]] | None = None) -> tup
         return indent + m.group(2) + body + m.group(5)
 
     out = _BLOCK.sub(render, text)
-    opened, closed = text.count("<!-- generated: "), text.count("<!-- /generated -->")
+    # markers count only on their own lines: prose may quote them in backticks
+    opened = len(re.findall(r"^[ \t]*<!-- generated: ", text, re.M))
+    closed = len(re.findall(r"^[ \t]*<!-- /generated -->", text, re.M))
     if opened != closed or opened != len(_BLOCK.findall(text)):
         problems.append(f"{opened} block openings, {closed} closings: every block needs both, on their own lines")
     return out, problems
@@ -262,13 +264,3 @@ def a1111_labels() -> str:
     from ..sampling import SAMPLER_SPECS
 
     return "\n".join(f"- \"{spec.label}\" (alias `{name}`)" for name, spec in SAMPLER_SPECS.items())
-
-
-@block("comfyui-nodes")
-def comfyui_nodes() -> str:
-    """The pack's ComfyUI node ids, from the node descriptions."""
-    from ..nodes.schema import node_descriptions
-
-    nodes = node_descriptions()
-    ids = ", ".join(f"`{n.node_id}`" for n in nodes)
-    return f"{len(nodes)} nodes: {ids}."
