@@ -1,13 +1,14 @@
 """Benchmark of the deterministic samplers (docs/testbed.md, results in docs/benchmark.md).
 
-1. Overhead: each sampler's own per-step arithmetic, with a model that returns its input (so the
-   model costs nothing), on 1×4×128×128 and 1×16×128×128 float32 latents, as a ratio to k-diffusion's
-   ``sample_dpmpp_2m`` timed in the same run; and the peak extra memory in latents.
+1. Overhead: each deterministic sampler's own per-step arithmetic (run time minus a one-pass model's),
+   on 1×4×128×128 and 4×4×128×128 float32 latents (batch 1 and 4), as a ratio to k-diffusion's
+   ``sample_dpmpp_2m`` timed interleaved in the same run; and the peak memory in latents.
 2. Accuracy and divergence: error against the exact ODE solution and saturation (% of values beyond
    the data range) vs steps at guidance 1, 7.5 and 15 on the analytic Gaussian-mixture model, for
    every sampler (its defaults and β = 1) and k-diffusion's euler / dpmpp_2m / lms.
 
-Run: ``python benchmark.py core`` (a few minutes on one core). Markdown to stdout, JSON to out/.
+Run: ``python benchmark.py core`` (a few minutes on one core). Markdown to stdout, JSON to out/ and the
+overhead rows to docs/results/core_overhead.json.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from .gmm import AnalyticDenoiser, image_mixture
 from .kdiffusion import load_k_diffusion_sampling
 from .reference import data_range, out_of_range_percent, reference_solution, rms_error
 
-OVERHEAD_SHAPES = ((1, 4, 128, 128), (1, 16, 128, 128))
+OVERHEAD_SHAPES = ((1, 4, 128, 128), (4, 4, 128, 128))
 GUIDANCES = (1.0, 7.5, 15.0)
 STEPS = (5, 8, 10, 15, 20, 30)
 
@@ -80,28 +81,39 @@ def copy_model(x: torch.Tensor, sigma: torch.Tensor, **kwargs) -> torch.Tensor:
     return x * 0.5
 
 
-def overhead(repeats: int = 7, steps: int = 30) -> list[dict]:
-    """Per-step time of each sampler's arithmetic vs k-diffusion's dpmpp_2m, and peak extra memory."""
+def overhead(repeats: int = 9, steps: int = 30) -> list[dict]:
+    """Per-step time of each deterministic sampler's own arithmetic (its run minus the model calls, with
+    a one-pass model that returns a new tensor) against k-diffusion's dpmpp_2m, at batch 1 and batch 4;
+    repeats interleaved and medians taken, so drifts in machine load hit every sampler alike; and the
+    peak memory in latents."""
     k = load_k_diffusion_sampling()
     runs = {"dpmpp_2m (k-diffusion)": (k.sample_dpmpp_2m, {})}
     runs.update({name: (spec.fn, spec.defaults()) for name, spec in SAMPLER_SPECS.items() if not spec.stochastic})
     sigmas = k.get_sigmas_karras(steps, 0.03, 14.6)
+
+    def model_only(model, x, sigmas, disable=True):
+        for s in sigmas[:-1]:
+            model(x, s.expand(x.shape[0]))
+
     rows = []
     for shape in OVERHEAD_SHAPES:
         x = torch.randn(*shape) * 14.6
-        times = {name: [] for name in runs}
-        for _ in range(repeats):  # interleaved, so drifts in machine load hit every sampler alike
-            for name, (fn, params) in runs.items():
+        timed = {"model": (model_only, {}), **runs}
+        times = {name: [] for name in timed}
+        for _ in range(repeats):
+            for name, (fn, params) in timed.items():
                 start = time.perf_counter()
-                fn(identity_model, x, sigmas, disable=True, **params)
+                fn(copy_model, x, sigmas, disable=True, **params)
                 times[name].append((time.perf_counter() - start) / steps)
-        base = statistics.median(times["dpmpp_2m (k-diffusion)"])
+        model_time = statistics.median(times["model"])
+        base = statistics.median(times["dpmpp_2m (k-diffusion)"]) - model_time
         for name, (fn, params) in runs.items():
             with PeakLiveTensors() as mode:
-                fn(identity_model, x, sigmas, disable=True, **params)
-            per_step = statistics.median(times[name])
+                fn(copy_model, x, sigmas, disable=True, **params)
+            per_step = statistics.median(times[name]) - model_time
             rows.append({
                 "shape": "×".join(map(str, shape)),
+                "batch": shape[0],
                 "sampler": name,
                 "us_per_step": per_step * 1e6,
                 "ratio_to_dpmpp_2m": per_step / base,
@@ -169,3 +181,6 @@ def main(out_dir: str = "out") -> None:
     print(markdown_accuracy(acc, "saturation"))
     Path(out_dir).mkdir(exist_ok=True)
     Path(out_dir, "bench_core.json").write_text(json.dumps({"overhead": over, "accuracy": acc}, indent=1))
+    results = Path(__file__).resolve().parent.parent / "docs" / "results"
+    results.mkdir(exist_ok=True)
+    (results / "core_overhead.json").write_text(json.dumps(over, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
