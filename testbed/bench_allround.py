@@ -54,7 +54,7 @@ from . import schedules as sch
 from .reference import data_range, out_of_range_percent, reference_checkpoints, rms_error
 
 SEED = 0
-KARRAS_RANGE = (0.03, 14.6)
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "docs" / "results"
 TIE = 1.05  # within 5 % of a cell's best error counts as a tie
 RATIO_CAP = 1000.0  # the ratio given to a non-finite result
 #: ComfyUI samplers that KSampler runs on steps + 1 σ's with the penultimate one dropped.
@@ -63,29 +63,40 @@ DISCARD_PENULTIMATE = ("dpm_2", "uni_pc", "uni_pc_bh2")
 
 @dataclass(frozen=True)
 class Group:
-    """Cells sharing one first latent and one reference trajectory."""
+    """Cells sharing one model, one first latent and one reference trajectory."""
 
-    schedule: str  # "karras", "normal" or "simple"
+    schedule: str  # one of schedules.SCHEDULERS
     family: str  # "ve" or "flow"
     guidance: float
+    shift: float = 3.0  # the flow model's shift (flow only)
+    data: str = ""  # the bed's data law, where a bed has several
+    split: str = "tune"  # "tune": cells the defaults may be chosen on; "report": held back
 
     @property
     def label(self) -> str:
-        return f"{self.schedule}{'' if self.family == 've' else ' flow'} w={self.guidance:g}"
+        model = "" if self.family == "ve" else f" flow{self.shift:g}"
+        law = f"{self.data} " if self.data else ""
+        return f"{law}{self.schedule}{model} w={self.guidance:g}"
 
 
 @dataclass
 class Bed:
     name: str
-    make_model: Callable[[str], Any]  # family -> counted denoiser
+    make_model: Callable[[Group], Any]  # group -> counted denoiser
     shape: tuple[int, ...]
     samples: int
-    n_classes: int
+    n_classes: Callable[[Group], int] | int
     groups: list[Group]
     nfes: tuple[int, ...]
-    burn_threshold: float
+    burn_threshold: Callable[[Group], float] | float
     burn_factor: float
     steps_per_unit: float = 65.0
+
+    def threshold(self, group: Group) -> float:
+        return self.burn_threshold(group) if callable(self.burn_threshold) else self.burn_threshold
+
+    def classes(self, group: Group) -> int:
+        return self.n_classes(group) if callable(self.n_classes) else self.n_classes
 
 
 @dataclass
@@ -101,31 +112,94 @@ class Candidate:
     families: tuple[str, ...] = ("ve", "flow")
 
 
+#: The analytic bed's data laws (keyword arguments of ``gmm.image_mixture``): A is the law the
+#: defaults were chosen on; B and C are held back (other class counts, spreads and spectra).
+DATA_LAWS: dict[str, dict] = {
+    "A": {},
+    "B": {"seed": 1, "n_classes": 6, "components_per_class": 5, "class_spread": 1.5, "component_spread": 0.35,
+          "spectrum_decay": 1.5},
+    "C": {"seed": 2, "n_classes": 12, "components_per_class": 2, "class_spread": 0.7, "component_spread": 0.2,
+          "spectrum_decay": 2.5, "pixel_std": 0.8},
+}
+NFES = (5, 6, 8, 10, 14, 20, 30)
+
+
+def _report(data: Iterable[str], cells: Iterable[tuple[str, str, float, float]]) -> list[Group]:
+    """Report groups from (schedule, family, shift, guidance), cycling through the data laws ``data``."""
+    laws = list(data)
+    return [Group(schedule, family, w, shift, laws[i % len(laws)] if laws else "", "report")
+            for i, (schedule, family, shift, w) in enumerate(cells)]
+
+
+#: The cells of each bed. Tuning cells: Karras, "normal" and "simple" at guidance 1, 3, 7.5, 8, 15; flow
+#: shift 3 on "simple"; data law A. Report cells: the other six schedulers, guidance 2, 4, 5, 6, 10, 12,
+#: flow shifts 1 and 6, data laws B and C.
+ANALYTIC_GROUPS = (
+    [Group(s, "ve", w, data="A") for s in ("karras", "normal", "simple") for w in (1.0, 7.5, 15.0)]
+    + [Group("simple", "flow", w, 3.0, "A") for w in (1.0, 5.0)]
+    + _report("BC", [(s, "ve", 3.0, w) for s in ("exponential", "sgm_uniform", "ddim_uniform", "beta",
+                                                  "linear_quadratic", "kl_optimal") for w in (2.0, 5.0, 10.0)])
+    + _report("CB", [("normal", "flow", 1.0, 2.0), ("beta", "flow", 1.0, 4.0), ("sgm_uniform", "flow", 1.0, 6.0),
+                     ("normal", "flow", 6.0, 4.0), ("beta", "flow", 6.0, 2.0), ("linear_quadratic", "flow", 6.0, 6.0)])
+)
+DIGITS_GROUPS = (
+    [Group("karras", "ve", w) for w in (1.0, 3.0, 7.5, 15.0)]
+    + _report("", [("normal", "ve", 3.0, 2.0), ("simple", "ve", 3.0, 10.0), ("beta", "ve", 3.0, 5.0),
+                   ("exponential", "ve", 3.0, 12.0), ("kl_optimal", "ve", 3.0, 4.0), ("sgm_uniform", "flow", 6.0, 5.0)])
+)
+CONV_GROUPS = (
+    [Group("karras", "ve", 1.0), Group("karras", "ve", 8.0), Group("normal", "ve", 15.0),
+     Group("simple", "flow", 5.0, 3.0)]
+    + _report("", [("exponential", "ve", 3.0, 2.0), ("beta", "ve", 3.0, 10.0), ("sgm_uniform", "ve", 3.0, 5.0),
+                   ("kl_optimal", "ve", 3.0, 12.0), ("ddim_uniform", "ve", 3.0, 4.0), ("simple", "ve", 3.0, 6.0),
+                   ("beta", "flow", 1.0, 3.0), ("normal", "flow", 6.0, 6.0)])
+)
+BEDS = ("analytic", "digits", "conv")
+
+
 def analytic_bed(quick: bool = False) -> Bed:
     from .gmm import AnalyticDenoiser, image_mixture
 
-    mixture = image_mixture(shape=(4, 16, 16))
-    threshold = data_range(mixture.sample(20000, generator=torch.Generator().manual_seed(5)))
-    groups = [Group(s, "ve", w) for s in ("karras", "normal", "simple") for w in (1.0, 7.5, 15.0)]
-    groups += [Group("simple", "flow", w) for w in (1.0, 5.0)]
-    nfes = (5, 6, 8, 10, 12, 15, 20, 30)
+    mixtures = {law: image_mixture(shape=(4, 16, 16), **kw) for law, kw in DATA_LAWS.items()}
+    thresholds = {law: data_range(m.sample(20000, generator=torch.Generator().manual_seed(5)))
+                  for law, m in mixtures.items()}
+    groups, nfes = list(ANALYTIC_GROUPS), NFES
     if quick:
-        groups = [Group("karras", "ve", 7.5), Group("normal", "ve", 7.5), Group("simple", "flow", 5.0)]
+        groups = [Group("karras", "ve", 7.5, data="A"), Group("beta", "ve", 10.0, 3.0, "B", "report"),
+                  Group("simple", "flow", 5.0, 3.0, "A")]
         nfes = (6, 10)
-    return Bed("analytic", lambda family: AnalyticDenoiser(mixture, family), mixture.shape, 32 if quick else 128,
-               mixture.n_classes, groups, nfes, threshold, 1.5, 30.0 if quick else 65.0)
+    return Bed("analytic", lambda g: AnalyticDenoiser(mixtures[g.data or "A"], g.family), (4, 16, 16),
+               32 if quick else 64, lambda g: mixtures[g.data or "A"].n_classes, groups, nfes,
+               lambda g: thresholds[g.data or "A"], 1.5, 30.0 if quick else 65.0)
 
 
-def learned_bed(quick: bool = False, schedules: Iterable[str] = ("karras",)) -> Bed:
-    from .learned import FAR_OUT, N_CLASSES, SHAPE, LearnedDenoiser, load_net
+def learned_bed(quick: bool = False, which: str = "digits") -> Bed:
+    """The digits MLP (``learned.py``) or the convolutional patch denoiser (``learned_conv.py``)."""
+    if which == "digits":
+        from .learned import FAR_OUT, N_CLASSES, SHAPE, LearnedDenoiser, load_net
 
-    net = load_net()
-    groups = [Group(s, "ve", w) for s in schedules for w in (1.0, 3.0, 7.5, 15.0)]
-    nfes = (5, 6, 8, 10, 15, 20, 30)
+        net, groups = load_net(), list(DIGITS_GROUPS)
+        make = lambda g: LearnedDenoiser(g.family, net=net)
+    else:
+        from .learned_conv import FAR_OUT, N_CLASSES, SHAPE, ConvDenoiser, load_net
+
+        net, groups = load_net(), list(CONV_GROUPS)
+        make = lambda g: ConvDenoiser(g.family, net=net)
+    nfes = NFES
     if quick:
-        groups, nfes = [Group("karras", "ve", 15.0)], (6, 10)
-    return Bed("learned", lambda family: LearnedDenoiser(family, net=net), SHAPE, 64 if quick else 256,
-               N_CLASSES, groups, nfes, FAR_OUT, 2.0, 30.0 if quick else 65.0)
+        groups, nfes = [groups[-1]], (6, 10)
+    return Bed(which, make, SHAPE, 64 if quick else 128, N_CLASSES, groups, nfes, FAR_OUT, 2.0,
+               30.0 if quick else 65.0)
+
+
+def make_bed(name: str, quick: bool = False) -> Bed:
+    if name == "analytic":
+        return analytic_bed(quick)
+    if name in ("digits", "learned"):
+        return learned_bed(quick, "digits")
+    if name == "conv":
+        return learned_bed(quick, "conv")
+    raise ValueError(f"unknown bed {name!r}: expected one of {', '.join(BEDS)}")
 
 
 # --- hosts ---------------------------------------------------------------------------------------------
@@ -136,13 +210,11 @@ class HostFree:
 
     name = "host-free (k-diffusion 0.1.1.post1 samplers, schedules.py)"
 
-    def model_sampling(self, family: str):
-        return sch.DiscreteVE() if family == "ve" else sch.DiscreteFlow(shift=3.0)
+    def model_sampling(self, family: str, shift: float = 3.0):
+        return sch.DiscreteVE() if family == "ve" else sch.DiscreteFlow(shift=shift)
 
     def base_sigmas(self, schedule: str, ms, steps: int) -> torch.Tensor:
-        if schedule == "karras":
-            return sch.karras_schedule(steps, *KARRAS_RANGE)
-        return {"normal": sch.normal_schedule, "simple": sch.simple_schedule}[schedule](ms, steps)
+        return sch.calculate_sigmas(ms, schedule, steps)
 
     def first_latent(self, ms, sigma0: float, noise: torch.Tensor) -> torch.Tensor:
         return sch.noise_scaling(ms, sigma0, noise)
@@ -222,24 +294,20 @@ class ComfyHost:
         self.version = comfyui_version.__version__
         self.name = f"ComfyUI {self.version} ({path})"
 
-    def model_sampling(self, family: str):
+    def model_sampling(self, family: str, shift: float = 3.0):
         ms_mod = self.comfy.model_sampling
         if family == "ve":
             cls = type("ModelSampling", (ms_mod.ModelSamplingDiscrete, ms_mod.EPS), {})
             return cls()
         cls = type("ModelSampling", (ms_mod.ModelSamplingDiscreteFlow, ms_mod.CONST), {})
         ms = cls()
-        ms.set_parameters(shift=3.0, multiplier=1000)
+        ms.set_parameters(shift=shift, multiplier=1000)
         return ms
 
     def base_sigmas(self, schedule: str, ms, steps: int) -> torch.Tensor:
-        if schedule == "karras":
-            sigmas = self.comfy.k_diffusion.sampling.get_sigmas_karras(n=steps, sigma_min=KARRAS_RANGE[0], sigma_max=KARRAS_RANGE[1])
-            replica = sch.karras_schedule(steps, *KARRAS_RANGE)
-        else:
-            sigmas = self.comfy.samplers.calculate_sigmas(ms, schedule, steps)
-            replica_ms = sch.DiscreteVE() if isinstance(ms, self.comfy.model_sampling.EPS) else sch.DiscreteFlow(3.0)
-            replica = {"normal": sch.normal_schedule, "simple": sch.simple_schedule}[schedule](replica_ms, steps)
+        sigmas = self.comfy.samplers.calculate_sigmas(ms, schedule, steps)
+        flow = not isinstance(ms, self.comfy.model_sampling.EPS)
+        replica = sch.calculate_sigmas(sch.DiscreteFlow(float(ms.shift)) if flow else sch.DiscreteVE(), schedule, steps)
         if not torch.allclose(sigmas.double(), replica.double(), rtol=1e-6, atol=0):
             raise AssertionError(f"schedules.py's {schedule} differs from ComfyUI's at {steps} steps")
         return sigmas
@@ -321,7 +389,7 @@ def _sigmas(host, cand: Candidate, group: Group, ms, steps: int) -> torch.Tensor
 
 
 def _calls(host, cand, bed, group, ms, steps, noise, extra) -> int:
-    model = bed.make_model(group.family)
+    model = bed.make_model(group)
     host.run(cand, model, ms, group.family, _sigmas(host, cand, group, ms, steps), noise[:1],
              {"classes": extra["classes"][:1], "cond_scale": extra["cond_scale"]})
     return model.calls
@@ -329,7 +397,7 @@ def _calls(host, cand, bed, group, ms, steps, noise, extra) -> int:
 
 def steps_for(host, cand, bed, group, ms, nfe, noise, extra, cache: dict) -> int | None:
     """The most steps whose model calls stay within ``nfe`` (binary search on 1-sample dry runs)."""
-    key = (cand.name, group.schedule, group.family, nfe)
+    key = (cand.name, group.schedule, group.family, group.shift, nfe)
     if key not in cache:
         lo, hi = 0, nfe
         while lo < hi:
@@ -348,15 +416,15 @@ def measure(bed: Bed, host, candidates: list[Candidate], log: Callable[[str], No
     # float32 latents as the hosts use (ComfyUI's uni_pc and sa_solver refuse float64 with float32 σ's);
     # the reference is solved in float64
     noise = torch.randn(bed.samples, *bed.shape, generator=g, dtype=torch.float64).float()
-    classes = torch.arange(bed.samples) % bed.n_classes
     rows: list[dict] = []
     cache: dict = {}
     for group in bed.groups:
         start = time.perf_counter()
-        ms = host.model_sampling(group.family)
+        ms = host.model_sampling(group.family, group.shift)
+        classes = torch.arange(bed.samples) % bed.classes(group)
         extra = {"classes": classes, "cond_scale": group.guidance}
-        model = bed.make_model(group.family)
-        # every candidate's schedules for this group, to know which final levels the reference must reach
+        model = bed.make_model(group)
+        # every candidate's schedules for this group, to know where the references must start and end
         plan = {}
         for cand in candidates:
             if group.family not in cand.families:
@@ -369,24 +437,27 @@ def measure(bed: Bed, host, candidates: list[Candidate], log: Callable[[str], No
                     continue
                 if steps is not None:
                     plan[cand.name, nfe] = (steps, _sigmas(host, cand, group, ms, steps))
-        sigma0 = float(host.base_sigmas(group.schedule, ms, bed.nfes[0])[0])
-        x_init = host.first_latent(ms, sigma0, noise).double()
-        # the reference ends at the last σ > 0 of the plain schedule at each NFE's step count
-        levels = {nfe: _last_level(host.base_sigmas(group.schedule, ms, nfe)) for nfe in bed.nfes}
-        for value in plan.values():
-            if isinstance(value, tuple):
-                if float(value[1][0]) != sigma0:
-                    raise AssertionError(f"{group.label}: schedules start at different σ")
-        ends = reference_checkpoints(model, x_init, sigma0, sorted(set(levels.values())), bed.steps_per_unit, extra)
-        ref_calls = model.calls
-        exact_cache: dict[float, tuple[torch.Tensor, float]] = {}
+        # the reference ends at the last σ > 0 of the plain schedule at each NFE's step count, and starts
+        # where the sampler starts (schedules such as "ddim_uniform" start lower for more steps)
+        plain = {nfe: host.base_sigmas(group.schedule, ms, nfe) for nfe in bed.nfes}
+        levels = {nfe: _last_level(plain[nfe]) for nfe in bed.nfes}
+        needed: dict[float, set[float]] = {}
         for nfe in bed.nfes:
-            base = {"bed": bed.name, "schedule": group.schedule, "family": group.family, "guidance": group.guidance,
-                    "nfe": nfe, "group": group.label}
-            rows.append({**base, "sampler": "exact", "steps": 0, "calls": 0, "error": 0.0,
-                         "burn": _exact(exact_cache, model, ends, levels[nfe], bed, extra)[1],
-                         "exact_burn": _exact(exact_cache, model, ends, levels[nfe], bed, extra)[1], "seconds": 0.0,
-                         "note": f"sigma_last={levels[nfe]:.4g}"})
+            needed.setdefault(float(plain[nfe][0]), set()).add(levels[nfe])
+        for (_, nfe), value in plan.items():
+            if isinstance(value, tuple):
+                needed.setdefault(float(value[1][0]), set()).add(levels[nfe])
+        ends = {s0: reference_checkpoints(model, host.first_latent(ms, s0, noise).double(), s0, sorted(lv),
+                                          bed.steps_per_unit, extra) for s0, lv in needed.items()}
+        ref_calls = model.calls
+        exact = _Exact(model, ends, bed.threshold(group), extra)
+        for nfe in bed.nfes:
+            base = {"bed": bed.name, "split": group.split, "group": group.label, "schedule": group.schedule,
+                    "family": group.family, "shift": group.shift if group.family == "flow" else "",
+                    "data": group.data, "guidance": group.guidance, "nfe": nfe}
+            exact_burn = exact(float(plain[nfe][0]), levels[nfe])[1]
+            rows.append({**base, "sampler": "exact", "steps": 0, "calls": 0, "error": 0.0, "burn": exact_burn,
+                         "exact_burn": exact_burn, "seconds": 0.0, "note": f"sigma_last={levels[nfe]:.4g}"})
             for cand in candidates:
                 row = {**base, "sampler": cand.name}
                 value = plan.get((cand.name, nfe))
@@ -396,8 +467,8 @@ def measure(bed: Bed, host, candidates: list[Candidate], log: Callable[[str], No
                                  "exact_burn": math.nan, "seconds": 0.0, "note": note})
                     continue
                 steps, sigmas = value
-                ref, ref_burn = _exact(exact_cache, model, ends, levels[nfe], bed, extra)
-                counted = bed.make_model(group.family)
+                ref, ref_burn = exact(float(sigmas[0]), levels[nfe])
+                counted = bed.make_model(group)
                 t0 = time.perf_counter()
                 try:
                     out = host.run(cand, counted, ms, group.family, sigmas.clone(), noise, extra)
@@ -411,25 +482,31 @@ def measure(bed: Bed, host, candidates: list[Candidate], log: Callable[[str], No
                     continue
                 err = rms_error(out, ref)
                 rows.append({**row, "steps": steps, "calls": counted.calls, "error": err if math.isfinite(err) else math.inf,
-                             "burn": _burn(out, bed), "exact_burn": ref_burn, "seconds": seconds, "note": note})
-        log(f"  {bed.name}: {group.label} done in {time.perf_counter() - start:.0f} s (reference {ref_calls} calls)")
+                             "burn": out_of_range_percent(out, bed.threshold(group)), "exact_burn": ref_burn,
+                             "seconds": seconds, "note": note})
+        log(f"  {bed.name}: {group.label} ({group.split}) done in {time.perf_counter() - start:.0f} s "
+            f"(reference {ref_calls} calls)")
     return rows
 
 
-def _exact(cache: dict, model, ends: dict, level: float, bed: Bed, extra: dict) -> tuple[torch.Tensor, float]:
-    """The exact result for a schedule ending at ``level``: the final denoise of the reference state."""
-    if level not in cache:
-        ref = model(ends[level], torch.full((bed.samples,), level, dtype=torch.float64), **extra)
-        cache[level] = (ref, _burn(ref, bed))
-    return cache[level]
+class _Exact:
+    """The exact result from σ0 for a schedule ending at ``level``: the final denoise of the reference
+    state there, with its burn share; each computed once."""
+
+    def __init__(self, model, ends: dict, threshold: float, extra: dict) -> None:
+        self.model, self.ends, self.threshold, self.extra = model, ends, threshold, extra
+        self.cache: dict[tuple[float, float], tuple[torch.Tensor, float]] = {}
+
+    def __call__(self, s0: float, level: float) -> tuple[torch.Tensor, float]:
+        if (s0, level) not in self.cache:
+            state = self.ends[s0][level]
+            ref = self.model(state, torch.full((state.shape[0],), level, dtype=torch.float64), **self.extra)
+            self.cache[s0, level] = (ref, out_of_range_percent(ref, self.threshold))
+        return self.cache[s0, level]
 
 
 def _last_level(sigmas: torch.Tensor) -> float:
     return float(sigmas[sigmas > 0][-1])
-
-
-def _burn(x: torch.Tensor, bed: Bed) -> float:
-    return out_of_range_percent(x, bed.burn_threshold)
 
 
 def burns(row: dict, factor: float) -> bool:
@@ -553,6 +630,15 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 # --- entry points -------------------------------------------------------------------------------------
 
+#: The columns of the committed results (docs/results/allround_<bed>.csv).
+RESULT_COLUMNS = ("bed", "split", "group", "schedule", "family", "shift", "data", "guidance", "nfe", "sampler",
+                  "steps", "calls", "error", "burn", "exact_burn")
+
+
+def section(bed: str, family: str) -> str:
+    """The ranking a row counts towards: the analytic bed's VE and flow cells rank apart."""
+    return f"{bed} {family}" if bed == "analytic" else bed
+
 
 @dataclass
 class AllroundResult:
@@ -566,12 +652,36 @@ class AllroundResult:
         return next(s for s in self.scores if s["sampler"] == sampler)
 
 
+def report_tables(rows: list[dict], factor: float, focus: str, log: Callable[[str], None]) -> list[dict]:
+    """Print the rankings (report cells, tuning cells, per section) and return the report-cell scores."""
+    splits = sorted({r["split"] for r in rows}, reverse=True)  # "tune" after "report"
+    report_scores: list[dict] = []
+    for split in splits:
+        subset = [r for r in rows if r["split"] == split]
+        split_scores = scores(subset, factor)
+        report_scores = split_scores if split == "report" or not report_scores else report_scores
+        what = "held-back report cells" if split == "report" else "tuning cells"
+        log(f"\n### Ranking on the {what} ({len({(r['group'], r['nfe']) for r in subset})} cells): "
+            "error / per-cell best, geometric mean and worst cell\n")
+        log(ranking_table(split_scores))
+        if any(x["sampler"] == focus for x in split_scores):
+            w, t, lo = win_tie_loss(subset, focus)
+            log(f"\n{focus}: wins {w}, ties {t} (within {TIE:g}× of the best), loses {lo} of {w + t + lo} cells")
+        for name in dict.fromkeys(section(r["bed"], r["family"]) for r in subset):
+            part = [r for r in subset if section(r["bed"], r["family"]) == name]
+            log(f"\n#### {name}, {what}\n")
+            log(ranking_table(scores(part, factor)[:12]))
+        log(f"\n### Per group: geometric-mean ratio ({what})\n")
+        log(group_table(subset, split_scores))
+    return report_scores
+
+
 def run_allround(
     samplers: dict[str, Callable | str] | None = None,
     bed: str = "analytic",
     quick: bool = False,
     include_builtin: bool = True,
-    focus: str = "ghvb",
+    focus: str = "adaptive_3m",
     out_dir: str | None = "out",
     comfyui_path: str | None = None,
     groups: list[Group] | None = None,
@@ -579,9 +689,11 @@ def run_allround(
     samples: int | None = None,
     only: Iterable[str] | None = None,
     baseline: str | Path | None = None,
+    split: str | None = None,
+    results: str | Path | None = None,
     log: Callable[[str], None] = print,
 ) -> AllroundResult:
-    """Run the all-round benchmark on one bed ("analytic" or "learned") and print its tables.
+    """Run the all-round benchmark on one bed ("analytic", "digits" or "conv") and print its tables.
 
     ``samplers``: extra candidates, name → k-diffusion-style function ``fn(model, x, sigmas,
     extra_args=None, callback=None, disable=None, **kw)`` (bind parameters with ``functools.partial``;
@@ -589,16 +701,20 @@ def run_allround(
     registry sampler (run at its defaults, in ComfyUI through its ``ms_*`` name). They run beside the built-in
     competitors (``include_builtin=False``: only them, which scores them against each other) through the
     same path (in ComfyUI mode wrapped in ``KSAMPLER``). ``only`` keeps just the built-ins of those names.
-    ``groups`` / ``nfes`` / ``samples`` override the bed's cells for quick looks.
+    ``groups`` / ``nfes`` / ``samples`` override the bed's cells for quick looks; ``split`` ("tune" or
+    "report") keeps only those cells.
     ``baseline``: the cells CSV of an earlier full run of this bed (``out/allround_<bed>_cells.csv``,
     same host): its samplers' results join the table without being run again, so only the extra
     samplers run (a new candidate is scored against every sampler in minutes).
-    Returns the rows (one per cell and sampler) and the per-sampler scores.
+    ``results``: a CSV path to write the rows to in the committed results' columns.
+    Returns the rows (one per cell and sampler) and the per-sampler scores on the report cells.
     """
     host = make_host(comfyui_path)
-    the_bed = analytic_bed(quick) if bed == "analytic" else learned_bed(quick)
+    the_bed = make_bed(bed, quick)
     if groups is not None:
         the_bed.groups = list(groups)
+    if split is not None:
+        the_bed.groups = [g for g in the_bed.groups if g.split == split]
     if nfes is not None:
         the_bed.nfes = tuple(nfes)
     if samples is not None:
@@ -620,18 +736,10 @@ def run_allround(
     if baseline is not None:
         rows += read_baseline(baseline, rows)
     add_ratios(rows)
-    score_rows = scores(rows, the_bed.burn_factor)
     seconds = time.perf_counter() - start
-    log(f"\n### Ranking ({the_bed.name} bed): error / per-cell best, geometric mean and worst cell\n")
-    log(ranking_table(score_rows))
-    if any(s["sampler"] == focus for s in score_rows):
-        w, t, lo = win_tie_loss(rows, focus)
-        log(f"\n{focus}: wins {w}, ties {t} (within {TIE:g}× of the best), loses {lo} of {w + t + lo} cells")
-    log(f"\n### Per schedule and guidance: geometric-mean ratio ({the_bed.name} bed)\n")
-    log(group_table(rows, score_rows))
+    score_rows = report_tables(rows, the_bed.burn_factor, focus, log)
     top = max(the_bed.groups, key=lambda grp: (grp.family == "ve", grp.guidance))
-    unit = "|x| > 3" if the_bed.name == "learned" else f"|x| > {the_bed.burn_threshold:.2f} (99.9 % of data)"
-    log(f"\n### Burn: % of values with {unit}, {top.label}\n")
+    log(f"\n### Burn: % of values beyond the data range (×{the_bed.threshold(top):.2f}), {top.label}\n")
     log(burn_table(rows, score_rows, top.label))
     log(f"\n({seconds:.0f} s on one thread)")
     if out_dir is not None:
@@ -639,7 +747,36 @@ def run_allround(
         suffix = ("_quick" if quick else "") + ("_with_baseline" if baseline is not None else "")
         _write_csv(Path(out_dir, f"allround_{the_bed.name}{suffix}_cells.csv"), rows)
         _write_csv(Path(out_dir, f"allround_{the_bed.name}{suffix}_scores.csv"), score_rows)
+    if results is not None:
+        write_results(Path(results), rows)
     return AllroundResult(the_bed.name, host.name, rows, score_rows, seconds)
+
+
+def write_results(path: Path, rows: list[dict]) -> None:
+    """The rows in :data:`RESULT_COLUMNS`, errors to 4 significant digits (what the tables quote)."""
+    def fmt(key: str, value):
+        if key in ("error", "burn", "exact_burn") and isinstance(value, float):
+            return "nan" if math.isnan(value) else ("inf" if math.isinf(value) else f"{value:.4g}")
+        return value
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(RESULT_COLUMNS)
+        for r in rows:
+            writer.writerow([fmt(k, r.get(k, "")) for k in RESULT_COLUMNS])
+
+
+def read_results(path: str | Path) -> list[dict]:
+    """Rows of a results CSV written by :func:`write_results`, typed, with ``ratio`` added."""
+    rows = []
+    with Path(path).open(newline="") as f:
+        for r in csv.DictReader(f):
+            rows.append({**r, "nfe": int(r["nfe"]), "guidance": float(r["guidance"]), "steps": int(r["steps"]),
+                         "calls": int(r["calls"]), "error": float(r["error"]), "burn": float(r["burn"]),
+                         "exact_burn": float(r["exact_burn"]), "seconds": 0.0})
+    add_ratios(rows)
+    return rows
 
 
 def read_baseline(path: str | Path, rows: list[dict]) -> list[dict]:
@@ -652,7 +789,7 @@ def read_baseline(path: str | Path, rows: list[dict]) -> list[dict]:
         for r in csv.DictReader(f):
             r = {**r, "nfe": int(r["nfe"]), "guidance": float(r["guidance"]), "steps": int(r["steps"]),
                  "calls": int(r["calls"]), "error": float(r["error"]), "burn": float(r["burn"]),
-                 "exact_burn": float(r["exact_burn"]), "seconds": float(r["seconds"])}
+                 "exact_burn": float(r["exact_burn"]), "seconds": float(r.get("seconds") or 0.0)}
             r.pop("ratio", None)
             if (r["group"], r["nfe"]) in cells and r["sampler"] not in have and r["sampler"] != "exact":
                 out.append(r)
@@ -674,20 +811,28 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(prog="benchmark.py allround", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bed", choices=["analytic", "learned", "both"], default="both")
+    parser.add_argument("--bed", default="all", help=f"one of {', '.join(BEDS)}, a comma-separated list, or all")
+    parser.add_argument("--split", choices=["tune", "report"], help="only the tuning or only the held-back cells")
     parser.add_argument("--quick", action="store_true", help="a few cells and samples (smoke run)")
     parser.add_argument("--extra", action="append", default=[], metavar="[NAME=]MODULE:FUNCTION",
                         help="an extra candidate sampler (k-diffusion signature), or a registry sampler's name; "
                         "repeatable")
     parser.add_argument("--only-extra", action="store_true", help="score the extra samplers against each other only")
     parser.add_argument("--baseline", metavar="CSV", help="cells CSV of an earlier full run of the bed (then only the "
-                        "extra samplers run); with --bed both, use {bed} in the path")
-    parser.add_argument("--focus", default="ghvb", help="the sampler whose wins/ties/losses are counted")
+                        "extra samplers run); with several beds, use {bed} in the path")
+    parser.add_argument("--focus", default="adaptive_3m", help="the sampler whose wins/ties/losses are counted")
     parser.add_argument("--out", default="out")
+    parser.add_argument("--save", action="store_true",
+                        help="write the results the docs are generated from (docs/results/allround_<bed>.csv); "
+                        "only for a full run (no --quick, --split or --baseline)")
     args = parser.parse_args(argv)
+    if args.save and (args.quick or args.split or args.baseline or args.only_extra):
+        parser.error("--save needs a full run")
     extras = dict(load_extra(s) for s in args.extra)
-    for bed in (["analytic", "learned"] if args.bed == "both" else [args.bed]):
+    beds = BEDS if args.bed == "all" else tuple(args.bed.split(","))
+    for bed in beds:
         baseline = args.baseline.format(bed=bed) if args.baseline else None
+        results = RESULTS_DIR / f"allround_{bed}.csv" if args.save else None
         run_allround(extras, bed=bed, quick=args.quick, include_builtin=not args.only_extra, focus=args.focus,
-                     out_dir=args.out, baseline=baseline)
+                     out_dir=args.out, baseline=baseline, split=args.split, results=results)
         print()
