@@ -47,8 +47,15 @@ def relative_error(out: torch.Tensor, reference: torch.Tensor, mean: float) -> f
 
 # Parameters at which each stochastic sampler is k-diffusion's Euler ancestral (docs/splitting.md#reductions,
 # docs/ams.md#reductions).
-EULER_ANCESTRAL = {name: ({"snr": 0.0, "eta": 1.0} if name == "ams" else {"lam": 0.0, "lambda_s": 1.0})
-                   for name, spec in SAMPLER_SPECS.items() if spec.stochastic}
+EULER_ANCESTRAL = {"ams": {"snr": 0.0, "eta": 1.0}, "sde_3m": {"order": 1, "eta": 1.0},
+                   **{name: {"lam": 0.0, "lambda_s": 1.0} for name in ("split_baoab", "split_obab", "split_oba",
+                                                                      "split_bao")}}
+EULER_ANCESTRAL = {k: v for k, v in EULER_ANCESTRAL.items() if k in SAMPLER_SPECS}
+
+
+def test_every_stochastic_sampler_has_its_reduction_listed():
+    missing = [n for n, s in SAMPLER_SPECS.items() if s.stochastic and n not in EULER_ANCESTRAL]
+    assert not missing, f"add the parameters at which {missing} is Euler ancestral to EULER_ANCESTRAL"
 LOW = torch.tensor([0.83, 0.32, 0.11, 0.03, 0.0], dtype=torch.float64)  # img2img / denoise < 1
 
 
