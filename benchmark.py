@@ -9,7 +9,9 @@
   README.md, docs/*.md and docs/help/*.md from the results in docs/results/, then the help pages
   (testbed/published.py); ``--check`` only lists what is stale;
 - ``python benchmark.py train-learned``: rebuild the learned test bed's weights
-  (testbed/learned_digits.safetensors) deterministically.
+  (testbed/learned_digits.safetensors) deterministically;
+- ``python benchmark.py train-conv``: rebuild the convolutional learned test bed's weights
+  (testbed/learned_conv.safetensors) deterministically.
 """
 
 import argparse
@@ -34,10 +36,12 @@ if __name__ == "__main__":
         runpy.run_path(str(Path(__file__).resolve().parent / "tools" / "help_pages.py"))["write"]()
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", choices=["core", "stochastic", "allround", "publish", "train-learned"])
+    parser.add_argument("which", choices=["core", "stochastic", "allround", "publish", "train-learned", "train-conv"])
     args = parser.parse_args()
     if args.which == "train-learned":
         importlib.import_module("momentum_samplers.testbed.learned").main()
+    elif args.which == "train-conv":
+        importlib.import_module("momentum_samplers.testbed.learned_conv").main()
     else:
         importlib.import_module(f"momentum_samplers.testbed.bench_{args.which}").main()
     sys.exit(0)
