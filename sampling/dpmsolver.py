@@ -45,29 +45,42 @@ def sample_dpmpp_2m_hb(
     levels = check_sigmas(sigmas, model_family)
     extra_args = {} if extra_args is None else extra_args
     lambdas = [half_log_snr(s, model_family) for s in levels]
-    old_denoised = None
+    previous = None  # D_{i−1}, copied into the sampler's own storage: D'_i is formed over it
     h_last = math.nan
     velocity = None
+    velocity_owned = False  # v_0 = D'_0 may be the model's tensor: replaced, never written in place, until ours
+    owned = False  # x is the caller's until the first step makes a new one
     for i, sigma, sigma_next in steps(levels, disable):
+        denoised = None  # a zero-length step's model value is freed before the model makes the next
         denoised = denoise(model, x, sigmas, levels, i, extra_args, callback)
         if sigma_next in (sigma, 0.0):  # the final denoise (not the momentum average), or a zero-length step
             x = denoised if sigma_next == 0.0 else x
             continue
         h = lambdas[i + 1] - lambdas[i]
         half_inv_r = 0.5 * step_ratio(h, h_last)  # 1/(2r)
-        if old_denoised is None or half_inv_r == 0.0:
+        if previous is None or half_inv_r == 0.0:
             corrected = denoised
         else:
-            corrected = torch.lerp(old_denoised, denoised, 1.0 + half_inv_r)
-        # v ← (1 − β)·v + β·D' as a lerp: one pass, and D' may alias D_i, so v is replaced, never
-        # written in place, until it is a tensor of its own
+            corrected = torch.lerp(previous, denoised, 1.0 + half_inv_r, out=previous)
+        spare, previous = (None if corrected is denoised else corrected), None  # D''s storage, when ours
+        # v ← (1 − β)·v + β·D' as a lerp: one pass
         if velocity is None or beta == 1.0:
-            velocity = corrected
-        elif velocity is old_denoised:
-            velocity = torch.lerp(velocity, corrected, beta)
-        else:
+            velocity, velocity_owned = corrected, spare is not None
+        elif velocity_owned:
             velocity.lerp_(corrected, beta)
+        else:
+            velocity, velocity_owned = torch.lerp(velocity, corrected, beta, out=spare), True
         del corrected
-        x = (x * (sigma_next / sigma)).add_(velocity, alpha=data_weight(h, alpha(sigma_next, model_family)))
-        old_denoised, h_last = denoised, h
+        step_weight = data_weight(h, alpha(sigma_next, model_family))
+        # x_{i+1} in x's storage once x is the sampler's own and no model value shares it (a model may
+        # return its input): a new x beside the old one would be one latent more
+        if owned and denoised.untyped_storage().data_ptr() != x.untyped_storage().data_ptr():
+            x = x.mul_(sigma_next / sigma).add_(velocity, alpha=step_weight)
+        else:
+            x, owned = (x * (sigma_next / sigma)).add_(velocity, alpha=step_weight), True
+        if beta == 1.0:  # v = D' afresh each step: nothing is carried
+            velocity = None
+        # D_i for the next step, copied (the model's tensor may be the host's too) into D''s storage when free
+        previous = spare.copy_(denoised) if spare is not None and spare is not velocity else denoised.clone()
+        h_last = h
     return x

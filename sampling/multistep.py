@@ -91,6 +91,7 @@ def _plms(model, x, sigmas, extra_args, callback, disable, *, params, order, bet
     inv_sigmas: deque[float] = deque()
     velocity = None
     for i, sigma, sigma_next in steps(levels, disable):
+        denoised = None  # a zero-length step's model value is freed before the model makes the next
         denoised = denoise(model, x, sigmas, levels, i, extra_args, callback)
         if sigma_next in (sigma, 0.0):  # the final denoise, or a zero-length step: the history stays
             x = denoised if sigma_next == 0.0 else x
@@ -99,6 +100,7 @@ def _plms(model, x, sigmas, extra_args, callback, disable, *, params, order, bet
             differences.pop()
             inv_sigmas.pop()
         differences.appendleft(torch.sub(x, denoised))
+        denoised = None  # x − D holds all the step needs: D is freed before the new x is made
         inv_sigmas.appendleft(1.0 / sigma)
         weights = [c * s for c, s in zip(AB_COEFFS[len(differences)], inv_sigmas, strict=True)]  # p_i = Σ w·(x − D)
         h = sigma_next - sigma
@@ -187,16 +189,19 @@ def sample_ghvb(
     extra_args = {} if extra_args is None else extra_args
     velocities: deque[torch.Tensor] = deque(maxlen=order)
     for i, sigma, sigma_next in steps(levels, disable):
+        denoised = None  # a zero-length step's model value is freed before the model makes the next
         denoised = denoise(model, x, sigmas, levels, i, extra_args, callback)
         if sigma_next in (sigma, 0.0):  # the final denoise, or a zero-length step: the history stays
             x = denoised if sigma_next == 0.0 else x
             continue
-        eps = torch.sub(x, denoised).mul_(1.0 / sigma)
+        # ε into the oldest velocity's storage once k are kept: the history stays k latents (at k = 1 the
+        # oldest is the newest, which the lerp still reads: ε is one latent of its own there)
+        oldest = velocities.pop() if order > 1 and len(velocities) == order else None
+        eps = torch.sub(x, denoised, out=oldest).mul_(1.0 / sigma)
+        denoised = None  # ε holds all the step needs: D is freed before the velocity and the new x are made
         if velocities:
-            newest = velocities[0]
-            # the oldest velocity's storage takes the newest: the history stays k latents
-            reuse = velocities.pop() if len(velocities) == order else None
-            eps = torch.lerp(newest, eps, beta, out=reuse) if reuse is not None else torch.lerp(newest, eps, beta)
+            newest = velocities.popleft() if order == 1 else velocities[0]
+            eps = torch.lerp(newest, eps, beta, out=newest if order == 1 else eps)
         velocities.appendleft(eps)
         x = combine(velocities, ghvb_coeffs(len(velocities), beta), sigma_next - sigma, base=x)
     return x
