@@ -7,18 +7,17 @@
    the data range) vs steps at guidance 1, 7.5 and 15 on the analytic Gaussian-mixture model, for
    every sampler (its defaults and β = 1) and k-diffusion's euler / dpmpp_2m / lms.
 
-Run: ``python benchmark.py core`` (a few minutes on one core). Markdown to stdout, JSON to out/ and the
-overhead rows to docs/results/core_overhead.json.
+Run: ``python benchmark.py core`` (a few minutes on one core). Markdown to stdout; the results to
+docs/results/bench_core.json and the overhead rows again to docs/results/core_overhead.json, which
+``python benchmark.py publish`` renders into the docs.
 """
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 import weakref
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -27,6 +26,7 @@ from torch.utils._pytree import tree_flatten
 from ..sampling import SAMPLER_SPECS
 from .gmm import AnalyticDenoiser, image_mixture
 from .kdiffusion import load_k_diffusion_sampling
+from .published import CORE, OVERHEAD, save_results
 from .reference import data_range, out_of_range_percent, reference_solution, rms_error
 
 OVERHEAD_SHAPES = ((1, 4, 128, 128), (4, 4, 128, 128))
@@ -169,7 +169,7 @@ def markdown_accuracy(rows: list[dict], metric: str) -> str:
     return "\n".join(lines)
 
 
-def main(out_dir: str = "out") -> None:
+def main() -> None:
     torch.set_num_threads(1)
     over = overhead()
     print("## Per-step overhead (model excluded), float32, one thread\n")
@@ -179,8 +179,5 @@ def main(out_dir: str = "out") -> None:
     print(markdown_accuracy(acc, "error"))
     print("\n## Saturation: % of values beyond the data range\n")
     print(markdown_accuracy(acc, "saturation"))
-    Path(out_dir).mkdir(exist_ok=True)
-    Path(out_dir, "bench_core.json").write_text(json.dumps({"overhead": over, "accuracy": acc}, indent=1))
-    results = Path(__file__).resolve().parent.parent / "docs" / "results"
-    results.mkdir(exist_ok=True)
-    (results / "core_overhead.json").write_text(json.dumps(over, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    save_results(CORE, {"overhead": over, "accuracy": acc})
+    save_results(OVERHEAD, over)

@@ -199,12 +199,24 @@ def core_saturation_w15() -> str:
             f"{_exact_saturation(15.0):.2f} %):\n\n" + _grid(15.0, "saturation"))
 
 
+OVERHEAD = "core_overhead.json"  # the overhead rows of bench_core.json, as testbed/bench_core.py writes them
+
+
 @block("core-overhead")
 def core_overhead() -> str:
-    lines = ["| latent | sampler | µs/step | × dpmpp_2m | peak extra (latents) |", "|---|---|---|---|---|"]
-    for r in read_json(CORE)["overhead"]:
-        lines.append(f"| {r['shape']} | {r['sampler']} | {r['us_per_step']:.0f} | {r['ratio_to_dpmpp_2m']:.2f} | "
-                     f"{r['peak_extra_latents']:.1f} |")
+    """Per-step overhead against k-diffusion's dpmpp_2m, batch 1 and batch 4 side by side, every sampler."""
+    rows: dict[str, dict[int, dict]] = {}
+    for r in read_json(OVERHEAD):
+        rows.setdefault(r["sampler"], {})[r["batch"]] = r
+    batches = sorted({b for by_batch in rows.values() for b in by_batch})
+    shapes = {b: next(r["shape"] for by_batch in rows.values() for r in by_batch.values() if r["batch"] == b)
+              for b in batches}
+    lines = ["| sampler | " + " | ".join(f"batch {b} ({shapes[b]}): µs/step | × dpmpp_2m" for b in batches)
+             + " | peak extra (latents) |", "|---|" + "---|---|" * len(batches) + "---|"]
+    for name, by_batch in rows.items():
+        cells = [f"{by_batch[b]['us_per_step']:.0f} | {by_batch[b]['ratio_to_dpmpp_2m']:.2f}" for b in batches]
+        peak = max(r["peak_extra_latents"] for r in by_batch.values())
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {peak:.1f} |")
     return "\n".join(lines)
 
 
