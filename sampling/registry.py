@@ -13,6 +13,7 @@ from .ams import AMS_PARAMS, sample_ams
 from .dpmsolver import DPMPP_2M_HB_PARAMS, sample_dpmpp_2m_hb
 from .multistep import GHVB_PARAMS, PLMS_HB_PARAMS, PLMS_NT_PARAMS, sample_ghvb, sample_plms_hb, sample_plms_nt
 from .params import SamplerSpec
+from .sde_multistep import SDE_3M_PARAMS, sample_sde_3m
 from .splitting import (
     SPLIT_PARAMS,
     SYMMETRIC_SPLIT_PARAMS,
@@ -148,5 +149,17 @@ register(SamplerSpec(
     description=(
         "Third-order multistep in sigma with a per-image stability limit: accurate on every schedule, "
         "no burn at high CFG. The all-round pick; one model call per step."
+    ),
+))
+register(SamplerSpec(
+    name="sde_3m",
+    label="SDE 3M",
+    fn=sample_sde_3m,
+    params=SDE_3M_PARAMS,
+    family="sde",
+    stochastic=True,
+    description=(
+        "Stochastic third-order multistep: the noise part of each step solved exactly, the image part "
+        "from the last three predictions; a low noise rate (eta 0.1) by default. One model call per step."
     ),
 ))
