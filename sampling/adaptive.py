@@ -85,14 +85,16 @@ def _basis_averages(v: float, v_next: float, v_prev: float, in_s: bool) -> tuple
 
 
 def _norms(t: torch.Tensor) -> torch.Tensor:
-    """‖t‖ per image, accumulated in float32 at least whatever the TF32 settings (a reduction, not a
-    matrix product) and without a float32 copy: half-precision latents are reduced per plane inside
-    the kernel (which accumulates in float32), and only the per-plane norms are upcast."""
+    """‖t‖ per image, shaped (B, 1, …) to broadcast against t, accumulated in float32 at least whatever
+    the TF32 settings (a reduction, not a matrix product) and without a float32 copy: half-precision
+    latents are reduced per plane inside the kernel (which accumulates in float32), and only the
+    per-plane norms are upcast."""
     dims = tuple(range(1, t.ndim))
     if t.dtype in (torch.float16, torch.bfloat16) and t.ndim >= 3:
-        planes = torch.linalg.vector_norm(t, dim=(-2, -1)).float()
-        return torch.linalg.vector_norm(planes, dim=tuple(range(1, planes.ndim)))
-    return torch.linalg.vector_norm(t, dim=dims, dtype=None if t.dtype in (torch.float32, torch.float64) else torch.float32)
+        planes = torch.linalg.vector_norm(t, dim=(-2, -1), keepdim=True).float()
+        return torch.linalg.vector_norm(planes, dim=dims, keepdim=True)
+    return torch.linalg.vector_norm(t, dim=dims, keepdim=True,
+                                    dtype=None if t.dtype in (torch.float32, torch.float64) else torch.float32)
 
 
 @torch.no_grad()
@@ -139,6 +141,7 @@ def sample_adaptive_3m(
     u_prev = u_before = math.nan  # σ̃_{i−1}, σ̃_{i−2}
     owned = False  # x is the caller's until the first step makes a new one
     denoised = None
+    zero, one = x.new_zeros(()), x.new_ones(())  # θ's bounds, made once per run
     for i, sigma, sigma_next in steps(levels, disable):
         denoised = None  # the last model value (copied into the history) is freed before the model runs
         denoised = denoise(model, x, sigmas, levels, i, extra_args, callback)
@@ -175,10 +178,11 @@ def sample_adaptive_3m(
             # formed element by element, so ‖T2‖ = c_2·q·‖g‖ does not cancel the way inner products would
             q = 1.0 / ((v_prev - v_before) * (v - v_before))
             g = difference.sub_(new_difference, alpha=(v_prev - v_before) / (v - v_prev))
-            # θ = min(1, limit·|t1|·‖D_i − D_{i−1}‖ / (c_2·q·‖g‖)) per image; 0/0 and x/0 give 1
-            theta = torch.div(_norms(new_difference), _norms(g)).mul_(limit * abs(t1) / abs(c2 * q))
-            theta = theta.nan_to_num_(nan=1.0, posinf=1.0).clamp_(max=1.0)
-            x.addcmul_(g, theta.mul_(-weight * c2 * q).to(x.dtype).view(-1, *([1] * (x.ndim - 1))))
+            # θ = min(1, limit·|t1|·‖D_i − D_{i−1}‖ / (c_2·q·‖g‖)) per image; 0/0 and x/0 give 1 (fmin
+            # drops NaN); two small-tensor ops, as at batch 1 each costs about as much as a latent pass
+            theta = torch.fmin(torch.addcdiv(zero, _norms(new_difference), _norms(g),
+                                             value=limit * abs(t1) / abs(c2 * q)), one)
+            x.addcmul_(g, theta if theta.dtype == x.dtype else theta.to(x.dtype), value=-weight * c2 * q)
         if order >= 3:  # D_i into the storage the old difference leaves
             previous = denoised.clone() if difference is None else difference.copy_(denoised)
             difference = new_difference
