@@ -91,6 +91,7 @@ class Bed:
     burn_threshold: Callable[[Group], float] | float
     burn_factor: float
     steps_per_unit: float = 65.0
+    fingerprint: str = ""  # what the model is (weights file digest, data laws), for the reference cache
 
     def threshold(self, group: Group) -> float:
         return self.burn_threshold(group) if callable(self.burn_threshold) else self.burn_threshold
@@ -170,26 +171,28 @@ def analytic_bed(quick: bool = False) -> Bed:
         nfes = (6, 10)
     return Bed("analytic", lambda g: AnalyticDenoiser(mixtures[g.data or "A"], g.family), (4, 16, 16),
                32 if quick else 64, lambda g: mixtures[g.data or "A"].n_classes, groups, nfes,
-               lambda g: thresholds[g.data or "A"], 1.5, 30.0 if quick else 65.0)
+               lambda g: thresholds[g.data or "A"], 1.5, 30.0 if quick else 65.0, repr(DATA_LAWS))
 
 
 def learned_bed(quick: bool = False, which: str = "digits") -> Bed:
     """The digits MLP (``learned.py``) or the convolutional patch denoiser (``learned_conv.py``)."""
+    import hashlib
+
     if which == "digits":
-        from .learned import FAR_OUT, N_CLASSES, SHAPE, LearnedDenoiser, load_net
+        from .learned import FAR_OUT, N_CLASSES, SHAPE, WEIGHTS, LearnedDenoiser, load_net
 
         net, groups = load_net(), list(DIGITS_GROUPS)
         make = lambda g: LearnedDenoiser(g.family, net=net)
     else:
-        from .learned_conv import FAR_OUT, N_CLASSES, SHAPE, ConvDenoiser, load_net
+        from .learned_conv import FAR_OUT, N_CLASSES, SHAPE, WEIGHTS, ConvDenoiser, load_net
 
         net, groups = load_net(), list(CONV_GROUPS)
         make = lambda g: ConvDenoiser(g.family, net=net)
-    nfes = NFES
+    # the U-Net costs about ten times the MLP per call: fewer samples, calls up to 20, a coarser reference
+    nfes, samples, per_unit = (NFES, 128, 65.0) if which == "digits" else (NFES[:-1], 32, 40.0)
     if quick:
-        groups, nfes = [groups[-1]], (6, 10)
-    return Bed(which, make, SHAPE, 64 if quick else 128, N_CLASSES, groups, nfes, FAR_OUT, 2.0,
-               30.0 if quick else 65.0)
+        groups, nfes, samples, per_unit = [groups[-1]], (6, 10), 16, 30.0
+    return Bed(which, make, SHAPE, samples, N_CLASSES, groups, nfes, FAR_OUT, 2.0, per_unit, hashlib.sha256(Path(WEIGHTS).read_bytes()).hexdigest())
 
 
 def make_bed(name: str, quick: bool = False) -> Bed:
@@ -447,8 +450,8 @@ def measure(bed: Bed, host, candidates: list[Candidate], log: Callable[[str], No
         for (_, nfe), value in plan.items():
             if isinstance(value, tuple):
                 needed.setdefault(float(value[1][0]), set()).add(levels[nfe])
-        ends = {s0: reference_checkpoints(model, host.first_latent(ms, s0, noise).double(), s0, sorted(lv),
-                                          bed.steps_per_unit, extra) for s0, lv in needed.items()}
+        ends = {s0: _cached_reference(bed, group, model, host.first_latent(ms, s0, noise).double(), s0, sorted(lv),
+                                      extra) for s0, lv in needed.items()}
         ref_calls = model.calls
         exact = _Exact(model, ends, bed.threshold(group), extra)
         for nfe in bed.nfes:
@@ -487,6 +490,26 @@ def measure(bed: Bed, host, candidates: list[Candidate], log: Callable[[str], No
         log(f"  {bed.name}: {group.label} ({group.split}) done in {time.perf_counter() - start:.0f} s "
             f"(reference {ref_calls} calls)")
     return rows
+
+
+REFERENCE_CACHE = Path(os.environ.get("MS_REFERENCE_CACHE", "out/reference_cache"))
+
+
+def _cached_reference(bed: Bed, group: Group, model, x_init: torch.Tensor, sigma0: float, levels: list[float],
+                      extra: dict) -> dict[float, torch.Tensor]:
+    """:func:`reference_checkpoints`, kept on disk under :data:`REFERENCE_CACHE` keyed by everything it
+    depends on (the first latent's bytes included), so a re-run of a group solves no reference again."""
+    import hashlib
+
+    key = hashlib.sha256(repr((bed.name, bed.fingerprint, group, sigma0, levels, bed.steps_per_unit, extra["cond_scale"],
+                               extra["classes"].tolist())).encode() + x_init.numpy().tobytes()).hexdigest()[:24]
+    path = REFERENCE_CACHE / f"{bed.name}_{key}.pt"
+    if path.is_file():
+        return torch.load(path)
+    ends = reference_checkpoints(model, x_init, sigma0, levels, bed.steps_per_unit, extra)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ends, path)
+    return ends
 
 
 class _Exact:
