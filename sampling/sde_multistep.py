@@ -1,6 +1,11 @@
 """SDE 3M: a multistep exponential integrator of the reverse SDE with noise rate η, its
 Ornstein–Uhlenbeck part solved exactly (docs/splitting.md#sde-3m).
 
+The noise rate is 1 while σ̃ ≥ 1 and 0.05 below (``eta``, ``eta_low``): the reverse SDE forgets
+how far the host's start latent (pure noise scaled by √(1 + σ²)) is from the true noisy data, which
+the low rate alone does not; below σ̃ = 1 the steps are long and multistep values taken on a noisy
+path over-disperse the samples, which a low rate avoids.
+
 In y = x/α and λ = −log σ̃ (σ̃ = σ/α, so flow latents are VE latents in y), the reverse SDE family
 
     dy = (1 + η)·(D(y; σ̃) − y) dλ + σ̃·√(2η) dW
@@ -32,13 +37,26 @@ SDE_3M_PARAMS: tuple[Param, ...] = (
     Param(
         name="eta",
         kind="float",
-        default=0.1,
+        default=1.0,
         label="eta",
         tooltip=(
-            "Noise rate. 0 = no fresh noise (a deterministic third-order solver); 1 = the reverse SDE, "
-            "the noise rate of Euler ancestral and of the stock SDE samplers at eta 1. Lower follows the "
-            "data distribution more closely at few steps; higher forgets early errors and varies more "
-            "between seeds. Changes the image at high CFG (each eta has its own guided result)."
+            "Noise rate while the image is mostly noise (sigma/alpha at least 1). 1 = the reverse SDE, the "
+            "noise rate of Euler ancestral and of the stock SDE samplers at eta 1: it forgets how far the "
+            "start noise is from the true noisy image. 0 = no fresh noise there."
+        ),
+        min=0.0,
+        max=1.0,
+        step=0.05,
+    ),
+    Param(
+        name="eta_low",
+        kind="float",
+        default=0.05,
+        label="eta low",
+        tooltip=(
+            "Noise rate once the image has more signal than noise (sigma/alpha below 1). Low by default: "
+            "there the steps are long and extrapolating predictions taken on a noisy path adds spread. "
+            "Equal to eta = one noise rate throughout (1 and order 1 = Euler ancestral)."
         ),
         min=0.0,
         max=1.0,
@@ -114,26 +132,28 @@ def sample_sde_3m(
     disable: bool | None = None,
     *,
     eta: float = _SDE_3M["eta"],
+    eta_low: float = _SDE_3M["eta_low"],
     order: int = _SDE_3M["order"],
     s_noise: float = _SDE_3M["s_noise"],
     noise_sampler: NoiseSampler | None = None,
     momentum_noise_sampler: NoiseSampler | None = None,
     model_family: str = "ve",
 ) -> torch.Tensor:
-    """Multistep exponential integrator of the reverse SDE with noise rate η (module docstring); per
-    step, with ε̂ = (x − α·D)/σ, h = log(σ̃_i/σ̃_{i+1}) and c = e^{−ηh}:
+    """Multistep exponential integrator of the reverse SDE with noise rate η (module docstring): η =
+    ``eta`` on steps from σ̃_i ≥ 1, ``eta_low`` below. Per step, with ε̂ = (x − α·D)/σ,
+    h = log(σ̃_i/σ̃_{i+1}) and c = e^{−ηh}:
 
         D̄ = D_i + Σ_j w'_j·D_{i−j}        (w'_j = w_j − (1 − e^{−(1+η)h})·[j = 0], Σ_j w'_j = 0)
         ε = c·ε̂ + s_noise·√(1 − c²)·ξ
         x_{i+1} = α_{i+1}·D̄ + σ_{i+1}·ε
 
     ``order`` model values (fewer on the first steps); order 1 is DPM-Solver++(1) SDE: Euler at
-    η = 0, Euler ancestral at η = 1 (VE). The step to σ = 0 returns the extrapolation of the last two
+    η = 0, Euler ancestral at η = 1 (VE), with ``eta_low`` = ``eta``. The step to σ = 0 returns the extrapolation of the last two
     model values to σ̃ = 0, linear in σ̃² (:func:`final_value`; order 1: D). One model call per step.
     Only the position stream is drawn from; ``momentum_noise_sampler`` is accepted as the hosts pass it
     to every stochastic sampler."""
-    checked = validate_params(SDE_3M_PARAMS, {"eta": eta, "order": order, "s_noise": s_noise})
-    eta, order, s_noise = checked["eta"], checked["order"], checked["s_noise"]
+    checked = validate_params(SDE_3M_PARAMS, {"eta": eta, "eta_low": eta_low, "order": order, "s_noise": s_noise})
+    eta, eta_low, order, s_noise = checked["eta"], checked["eta_low"], checked["order"], checked["s_noise"]
     levels = check_sigmas(sigmas, model_family)
     extra_args = {} if extra_args is None else extra_args
     position = noise_streams(x, extra_args, noise_sampler, momentum_noise_sampler).position
@@ -152,19 +172,20 @@ def sample_sde_3m(
         a, a_next = alpha(sigma, model_family), alpha(sigma_next, model_family)
         s, s_next = scaled_sigma(sigma, model_family), scaled_sigma(sigma_next, model_family)
         e = predicted_noise(x, denoised, a, sigma)
+        rate = eta if s >= 1.0 else eta_low
         if math.isfinite(s):
             history = [(s, denoised), *history][:order]
-            weights = sde_step_weights(s, s_next, [node for node, _ in history], eta)
-            keep = (s_next / s) ** eta
+            weights = sde_step_weights(s, s_next, [node for node, _ in history], rate)
+            keep = (s_next / s) ** rate
         else:  # flow at σ = 1: no signal yet, nothing to extrapolate from
-            history, weights, keep = [], [], 0.0 if eta > 0.0 else 1.0
+            history, weights, keep = [], [], 0.0 if rate > 0.0 else 1.0
         target = denoised
         if len(weights) > 1:
-            first = -math.expm1(-(1.0 + eta) * math.log(s / s_next))
+            first = -math.expm1(-(1.0 + rate) * math.log(s / s_next))
             target = denoised.mul(1.0 + weights[0] - first)
             for w, (_, older) in zip(weights[1:], history[1:], strict=True):
                 target.add_(older, alpha=w)
-        noise = position(sigmas[i], sigmas[i + 1]) if eta > 0.0 and keep < 1.0 else None
+        noise = position(sigmas[i], sigmas[i + 1]) if rate > 0.0 and keep < 1.0 else None
         renoise_(e, keep, noise, s_noise)
         x = transport(e, target, a_next, sigma_next)
     return x.to(dtype)

@@ -1,51 +1,81 @@
-"""Benchmark of the stochastic samplers (docs/testbed.md#metrics).
+"""Benchmark of the stochastic samplers against well-defined targets (docs/benchmark.md#stochastic-samplers).
 
-Distribution distance and spread vs NFE on the analytic Gaussian-mixture models, for every
-registered stochastic sampler (defaults, plus BAOAB at λ = 1 and naive BAOAB) against the hosts'
-stochastic samplers (and ``euler``, the ODE, for reference), at 10, 20 and 40 model calls, for VE and
-flow latents, at guidance 1 and 7.5.
+Bed: the class-conditional mixture of ``gmm.py`` in d = 64 (1×8×8, 10 classes × 3 components), 6000
+samples (classes in turn), 2 repeats with fresh start noise, sampler seed and target samples.
 
-- Competitors: with ``COMFYUI_PATH`` naming a ComfyUI checkout (run under that checkout's Python),
-  ComfyUI's euler_ancestral, dpmpp_2m_sde, dpmpp_3m_sde, sa_solver, er_sde, seeds_2, seeds_3 and
-  dpmpp_sde at the values KSampler uses, each called as KSampler calls it (``KSAMPLER.sample`` with
-  the real model sampling, seed 3), and our samplers through their registered ``ms_*`` names.
-  Without ComfyUI: k-diffusion's ``euler_ancestral``, ``dpmpp_2m_sde`` and ``dpmpp_sde`` (VE only:
-  they step in −log σ; ComfyUI's RF ``euler_ancestral`` rule (docs/noise.md#flow-re-noising) stands in for flow latents).
-- Beds: ``ring16``, the spec's 8-mode ring in d = 16 (unconditional, guidance 1); ``image64``, a
-  class-conditional 1×8×8 image mixture (10 classes × 3 components), guidance 1 and 7.5, target the
-  exact class-conditional law (CFG 7.5 is not meant to reach it: the row to row comparison is what counts).
-- Metrics: sliced W1 to exact samples (``floor`` = two exact sample sets), and the spread ratio: RMS
-  distance to the nearest component mean ÷ the same for exact samples (1 = exact, < 1 over-sharpened).
-- Schedules: VE Karras σ 80 → 0.002 (ρ = 7), model sampling with that σ range; flow Karras σ 1 → 0.002
-  (discrete flow model sampling, shift 3), so every sampler ends at the same small σ (a flow schedule
-  ending high makes the last denoise step dominate). The first latent is made as KSampler
-  makes it (VE at σ_max: √(1 + σ²)·n).
-- Equal budget: each sampler gets the most steps whose counted model calls stay within the NFE
-  (1-sample dry runs); ``calls`` is what it used.
+Cells (equal model calls 10 / 20 / 40; each sampler gets the most steps whose counted calls fit):
 
-Run: ``python benchmark.py stochastic`` (a few minutes on one core). Markdown to stdout, JSON to out/.
+- VE latents of the SD1.5-like discrete model on Karras σ 14.6 → 0.03 and on ComfyUI's "normal"
+  schedule; flow latents of a discrete flow model (shift 3) on "simple". The first latent is made as
+  KSampler makes it. Model sampling, schedules and the calls are those of the all-round benchmark.
+- Guidance 1: the target is the data law (exact samples). Every SDE solved exactly ends there, whatever
+  its noise rate or momentum lift, so this table ranks how close each sampler comes at a budget.
+- Guidance 7.5: a guided denoiser is not the score of any data law, so each SDE has its own end point.
+  The target is the limit of the guided *reverse SDE* (noise rate η = 1, the SDE of Euler ancestral
+  and of the stock SDE samplers at η 1): the same guided denoiser, solved with ``REFERENCE_STEPS``
+  (400) steps of SDE 3M at η 1 (converged there on Gaussian data, tests/test_sde_3m.py), cached in
+  ``out/``. A sampler whose SDE has another limit (a momentum lift, another
+  noise rate: split_baoab and sde_3m at its default η 1 / 0.05 of ours, er_sde's noise scaler) is also
+  scored against its own limit, its own 400-step solution (``own`` in the tables); both are printed.
+- Score: sliced W1 (256 directions) to the target's samples minus the sampling floor (W1 between two
+  target sample sets of the same size), averaged over the repeats; an excess below 5 % of the floor
+  counts as 5 % of it (indistinguishable at this sample size). Ranking: excess / the cell's best excess,
+  geometric mean and worst over the cells. Spread: RMS distance to the nearest component mean of the
+  sample's class, divided by the target's (1 = right; < 1 over-sharpened). Burn: percent of values
+  beyond the data's 99.9 % quantile of |x0| (the target's value beside it).
+- Competitors: with ``COMFYUI_PATH`` naming a ComfyUI checkout, its stochastic samplers at the values
+  KSampler uses (η 1), each called as KSampler calls it (``KSAMPLER.sample`` with the real model
+  sampling); ours through their registered ``ms_*`` names. Without ComfyUI: k-diffusion's stochastic
+  samplers (VE only but euler_ancestral, which takes ComfyUI's RF rule on flow latents).
+
+Run: ``python benchmark.py stochastic [--guidance 1|7.5] [--schedule S] [--quick] [--repeats R] [--samples N]``
+(each guidance and schedule 3–10 minutes on one core; ``--schedule`` runs part of it). Markdown to stdout; results to
+docs/results/stochastic_w1.csv, stochastic_w7.5.csv and stochastic_ranking.json (``--out`` elsewhere).
 """
 
 from __future__ import annotations
 
+import argparse
+import csv
 import json
 import math
+import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ..sampling import SAMPLER_SPECS
+from ..sampling.sde_multistep import sample_sde_3m
 from .bench_allround import Candidate, ComfyHost, make_host
-from .gmm import AnalyticDenoiser, GaussianMixture, image_mixture, ring_mixture
+from .gmm import AnalyticDenoiser, GaussianMixture, image_mixture
 from .kdiffusion import load_k_diffusion_sampling
-from .reference import sliced_wasserstein
+from .reference import data_range, out_of_range_percent, sliced_wasserstein
 
 NFES = (10, 20, 40)
-SEED = 3
-VE_RANGE = (0.002, 80.0)
-FLOW_RANGE = (0.002, 1.0)
+GROUPS = (("karras", "ve"), ("normal", "ve"), ("simple", "flow"))
+GUIDANCES = (1.0, 7.5)
+REFERENCE_STEPS = 400
+FLOOR_SHARE = 0.05  # an excess below this share of the floor is not resolved by the sample size
+ROOT = Path(__file__).resolve().parent.parent
+COMFY_STOCHASTIC = ("euler_ancestral", "dpmpp_2s_ancestral", "dpmpp_sde", "dpmpp_2m_sde", "dpmpp_2m_sde_heun",
+                    "dpmpp_3m_sde", "er_sde", "seeds_2", "seeds_3", "sa_solver", "sa_solver_pece")
+#: samplers whose SDE has an end point of its own at guidance > 1, and how to solve it with many steps
+OWN_LIMIT = ("er_sde",)  # its default noise scaler is not the reverse SDE's noise rate
+#: ours scored against their own limits too: the momentum lift and the low noise rate (the others
+#: are not, to keep the run short)
+OWN_LIMIT_OURS = ("split_baoab", "sde_3m")
+
+
+@dataclass
+class Entry:
+    """A candidate and, when its SDE is not the reverse SDE, the sampler that solves its own limit."""
+
+    cand: Candidate
+    own_limit: Candidate | None = None
+    ours: bool = False
 
 
 @torch.no_grad()
@@ -69,53 +99,6 @@ def euler_ancestral_rf(model, x, sigmas, extra_args=None, callback=None, disable
     return x
 
 
-class _RangeVE:
-    """Host-free stand-in for a VE model sampling covering σ ∈ [0.002, 80]."""
-
-    family = "ve"
-    sigma_min, sigma_max = VE_RANGE
-
-
-class _RangeFlow:
-    family = "flow"
-    sigma_min, sigma_max = FLOW_RANGE
-
-
-def model_sampling(host, family: str):
-    if isinstance(host, ComfyHost):
-        if family == "ve":
-            ms_mod = host.comfy.model_sampling
-            ms = type("ModelSampling", (ms_mod.ModelSamplingContinuousEDM, ms_mod.EPS), {})()
-            ms.set_parameters(*VE_RANGE, 1.0)
-            return ms
-        return host.model_sampling("flow")
-    return _RangeVE() if family == "ve" else _RangeFlow()
-
-
-def candidates(host) -> list[Candidate]:
-    """Our stochastic samplers (defaults, BAOAB at λ = 1, naive BAOAB), the host's stochastic samplers,
-    and the ODE's euler for reference."""
-    ours = [(name, {}) for name, spec in SAMPLER_SPECS.items() if spec.stochastic]
-    ours += [("split_baoab lam=1", {"lam": 1.0}), ("split_baoab naive", {"reduced": False})]
-    if isinstance(host, ComfyHost):
-        from ..nodes.naming import stock_name
-
-        samplers = host.comfy.samplers
-        out = [Candidate(name, samplers.ksampler(stock_name(name.split(" ")[0]), kw)) for name, kw in ours]
-        out += [Candidate(n, samplers.sampler_object(n)) for n in
-                ("euler_ancestral", "dpmpp_2m_sde", "dpmpp_3m_sde", "sa_solver", "er_sde", "seeds_2", "seeds_3", "dpmpp_sde")]
-        return out + [Candidate("euler, ODE", samplers.sampler_object("euler"))]
-    k = load_k_diffusion_sampling()
-    out = [Candidate(name, SAMPLER_SPECS[name.split(" ")[0]].fn, kw, pass_family=True) for name, kw in ours]
-    return out + [
-        Candidate("euler_ancestral (k-diffusion / RF rule)", _by_family(k.sample_euler_ancestral, euler_ancestral_rf),
-                  pass_family=True),
-        Candidate("dpmpp_2m_sde (k-diffusion)", k.sample_dpmpp_2m_sde, families=("ve",)),
-        Candidate("dpmpp_sde (k-diffusion)", k.sample_dpmpp_sde, families=("ve",)),
-        Candidate("euler, ODE (k-diffusion)", k.sample_euler),
-    ]
-
-
 def _by_family(ve_fn: Callable, flow_fn: Callable) -> Callable:
     def sample(model, x, sigmas, extra_args=None, callback=None, disable=None, model_family="ve", **kwargs):
         fn = ve_fn if model_family == "ve" else flow_fn
@@ -124,139 +107,338 @@ def _by_family(ve_fn: Callable, flow_fn: Callable) -> Callable:
     return sample
 
 
-def _within(host, cand: Candidate, mixture: GaussianMixture, family: str, ms, nfe: int, noise, extra) -> int | None:
-    """The most steps whose counted model calls stay within ``nfe`` (1-sample dry runs)."""
-    lo, hi = 0, nfe
-    one = {k: (v[:1] if isinstance(v, torch.Tensor) else v) for k, v in extra.items()}
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        model = AnalyticDenoiser(mixture, family)
-        _run(host, cand, model, ms, family, schedule(family, mid), noise[:1], one)
-        if model.calls <= nfe:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo or None
+def _ours(host, name: str, kwargs: dict, label: str | None = None) -> Candidate:
+    label = label or name
+    if isinstance(host, ComfyHost):
+        from ..nodes.naming import stock_name
+
+        samplers = host.comfy.samplers
+        sampler = samplers.ksampler(stock_name(name), kwargs) if kwargs else samplers.sampler_object(stock_name(name))
+        return Candidate(label, sampler)
+    spec = SAMPLER_SPECS[name]
+    return Candidate(label, spec.fn, {**spec.defaults(), **kwargs}, pass_family=True)
 
 
-def _run(host, cand, model, ms, family, sigmas, noise, extra):
-    torch.manual_seed(SEED)  # the host-free baselines draw from the global generator
-    return host.run(cand, model, ms, family, sigmas, noise, extra)
+def entries(host) -> list[Entry]:
+    """Our stochastic samplers at their defaults (and SDE 3M at η 1 throughout, whose limit is the
+    reverse SDE's),
+    the host's stochastic samplers at η 1."""
+    out = []
+    for name, spec in SAMPLER_SPECS.items():
+        if spec.stochastic:
+            own = _ours(host, name, {}, f"{name} own limit") if name in OWN_LIMIT_OURS else None
+            out.append(Entry(_ours(host, name, {}), own, ours=True))
+    out.append(Entry(_ours(host, "sde_3m", {"eta_low": 1.0}, "sde_3m eta_low=1"), ours=True))
+    if isinstance(host, ComfyHost):
+        samplers = host.comfy.samplers
+        for n in COMFY_STOCHASTIC:
+            if n in samplers.KSampler.SAMPLERS:
+                cand = Candidate(n, samplers.sampler_object(n))
+                out.append(Entry(cand, cand if n in OWN_LIMIT else None))
+        return out
+    k = load_k_diffusion_sampling()
+    out.append(Entry(Candidate("euler_ancestral (k-diffusion / RF rule)",
+                               _by_family(k.sample_euler_ancestral, euler_ancestral_rf), pass_family=True)))
+    for n in ("dpmpp_2s_ancestral", "dpmpp_sde", "dpmpp_2m_sde", "dpmpp_3m_sde"):
+        out.append(Entry(Candidate(f"{n} (k-diffusion)", getattr(k, f"sample_{n}"), families=("ve",))))
+    out.append(Entry(Candidate("dpmpp_2m_sde_heun (k-diffusion)", k.sample_dpmpp_2m_sde, {"solver_type": "heun"},
+                               families=("ve",))))
+    return out
 
 
-def spread(samples: torch.Tensor, mixture: GaussianMixture, classes: torch.Tensor | None) -> float:
-    """RMS distance to the nearest component mean (of the sample's class, when conditional)."""
+def reverse_sde(host) -> Candidate:
+    """The reference solver of the guided reverse SDE: SDE 3M at η 1 (converged at 400 steps on
+    Gaussian data, tests/test_sde_3m.py)."""
+    return Candidate("reverse SDE", sample_sde_3m, {"eta": 1.0, "eta_low": 1.0, "order": 3}, pass_family=True)
+
+
+# --- measurement ---------------------------------------------------------------------------------------
+
+
+def spread(samples: torch.Tensor, mixture: GaussianMixture, classes: torch.Tensor) -> float:
+    """RMS distance to the nearest component mean of the sample's class."""
     coeffs = mixture._to_coeffs(samples.double()).reshape(samples.shape[0], -1)
     dist = torch.cdist(coeffs, mixture.means)
-    if classes is not None:
-        dist = dist.masked_fill(mixture.labels[None, :] != classes[:, None], math.inf)
+    dist = dist.masked_fill(mixture.labels[None, :] != classes[:, None], math.inf)
     nearest = dist.argmin(dim=1)
     return math.sqrt(float((coeffs - mixture.means[nearest]).pow(2).mean()))
 
 
-def beds() -> list[dict]:
-    """(name, mixture, n samples, conditional?, guidances)."""
-    return [
-        {"bed": "ring16", "mixture": ring_mixture(dim=16), "n": 4000, "conditional": False, "guidances": (1.0,)},
-        {"bed": "image64", "mixture": image_mixture(shape=(1, 8, 8)), "n": 2000, "conditional": True,
-         "guidances": (1.0, 7.5)},
-    ]
+class Bench:
+    def __init__(self, host, n: int, repeats: int, out_dir: Path, reference_steps: int = REFERENCE_STEPS) -> None:
+        self.host, self.n, self.repeats, self.out_dir = host, n, repeats, out_dir
+        self.reference_steps = reference_steps
+        self.mixture = image_mixture(shape=(1, 8, 8))
+        self.classes = torch.arange(n) % self.mixture.n_classes
+        self.threshold = data_range(self.mixture.sample(20000, generator=torch.Generator().manual_seed(5)))
+        self.budget: dict[tuple, int | None] = {}
+        self._cache: dict[int, tuple] = {}
+        g = torch.Generator().manual_seed(0)  # the directions of sliced_wasserstein(seed=0)
+        self.dirs = torch.randn(self.mixture.dim, 256, generator=g, dtype=torch.float64)
+        self.dirs /= self.dirs.norm(dim=0, keepdim=True)
 
-
-def schedule(family: str, steps: int) -> torch.Tensor:
-    from .schedules import karras_schedule
-
-    return karras_schedule(steps, *(VE_RANGE if family == "ve" else FLOW_RANGE))
-
-
-def evaluate(host=None) -> list[dict]:
-    host = make_host() if host is None else host
-    cands = candidates(host)
-    budget: dict[tuple, int | None] = {}  # steps per (sampler, family, NFE): the schedule is the same on every bed
-    rows = []
-    for bed in beds():
-        mixture, n = bed["mixture"], bed["n"]
-        g = torch.Generator().manual_seed(1)
-        classes = torch.arange(n) % mixture.n_classes if bed["conditional"] else None
-        truth = mixture.sample(n, classes, generator=g)
+    def noise(self, repeat: int, salt: int = 0) -> torch.Tensor:
+        g = torch.Generator().manual_seed(1000 * repeat + 17 + salt)
         # float32 latents as the hosts use (ComfyUI's sa_solver refuses float64 with float32 σ's)
-        noise = torch.randn(n, *mixture.shape, generator=g, dtype=torch.float64).float()
-        true_spread = spread(truth, mixture, classes)
-        floor = sliced_wasserstein(truth, mixture.sample(n, classes, generator=g), p=1)
-        for w in bed["guidances"]:
-            extra = {"seed": SEED, "classes": classes, "cond_scale": w}
-            for family in ("ve", "flow"):
-                ms = model_sampling(host, family)
-                rows.append({"bed": bed["bed"], "guidance": w, "family": family, "sampler": "floor (exact vs exact)",
-                             "nfe": 0, "calls": 0, "w1": floor, "spread": 1.0, "seconds": 0.0})
-                for cand in cands:
-                    for nfe in NFES:
-                        row = {"bed": bed["bed"], "guidance": w, "family": family, "sampler": cand.name, "nfe": nfe}
-                        steps = None
-                        if family in cand.families:
-                            key = (cand.name, family, nfe)
-                            if key not in budget:
-                                budget[key] = _within(host, cand, mixture, family, ms, nfe, noise, extra)
-                            steps = budget[key]
+        return torch.randn(self.n, *self.mixture.shape, generator=g, dtype=torch.float64).float()
+
+    def run(self, cand: Candidate, schedule: str, family: str, steps: int, w: float, noise, seed: int):
+        ms = self.host.model_sampling(family)
+        sigmas = self.host.base_sigmas(schedule, ms, steps)
+        model = AnalyticDenoiser(self.mixture, family)
+        extra = {"seed": seed, "classes": self.classes[: noise.shape[0]], "cond_scale": w}
+        torch.manual_seed(seed)  # the host-free baselines draw from the global generator
+        out = self.host.run(cand, model, ms, family, sigmas, noise, extra)
+        return out, model.calls
+
+    def steps_within(self, cand: Candidate, schedule: str, family: str, nfe: int) -> int | None:
+        key = (cand.name, schedule, family, nfe)
+        if key not in self.budget:
+            lo, hi = 0, nfe
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                _, calls = self.run(cand, schedule, family, mid, 1.0, self.noise(0)[:1], 0)
+                lo, hi = (mid, hi) if calls <= nfe else (lo, mid - 1)
+            self.budget[key] = lo or None
+        return self.budget[key]
+
+    def limit(self, cand: Candidate, schedule: str, family: str, w: float, index: int) -> torch.Tensor:
+        """Sample set ``index`` of ``cand``'s many-step solution (cached): its own end point."""
+        # Karras and "normal" share the VE model's σ range, so one VE limit serves both
+        sched = "karras" if family == "ve" else schedule
+        name = cand.name.replace(" ", "_").replace("/", "_").replace("=", "")
+        path = self.out_dir / "stochastic_cache" / f"{name}_{sched}_{family}_w{w:g}_n{self.n}_s{self.reference_steps}_{index}.pt"
+        if path.is_file():
+            return torch.load(path)
+        out, _ = self.run(cand, sched, family, self.reference_steps, w, self.noise(index, salt=500), 7000 + index)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(out.double(), path)
+        return out.double()
+
+    def targets(self, schedule: str, family: str, w: float, cand: Candidate | None) -> list[tuple[torch.Tensor, float]]:
+        """Per repeat, (target samples, floor): the data law at guidance 1, else the many-step solution
+        of ``cand`` (the reverse SDE when None)."""
+        out = []
+        for r in range(self.repeats):
+            if w == 1.0:
+                g = torch.Generator().manual_seed(100 + r)
+                a = self.mixture.sample(self.n, self.classes, generator=g)
+                b = self.mixture.sample(self.n, self.classes, generator=g)
+            else:
+                solver = cand if cand is not None else reverse_sde(self.host)
+                a, b = self.limit(solver, schedule, family, w, r), self.limit(solver, schedule, family, w, r + 1)
+            out.append((a, sliced_wasserstein(a, b, p=1)))
+        return out
+
+    def _projected(self, t: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """The target's sorted projections (as :func:`sliced_wasserstein` draws them) and spread, once."""
+        key = id(t)
+        if key not in self._cache:
+            self._cache[key] = (t, (t.reshape(t.shape[0], -1).double() @ self.dirs).sort(dim=0)[0],
+                                spread(t, self.mixture, self.classes))
+        return self._cache[key][1:]
+
+    def w1(self, out: torch.Tensor, t: torch.Tensor) -> float:
+        """sliced_wasserstein(out, t, p=1), with the target's projections computed once."""
+        proj, _ = self._projected(t)
+        mine = (out.reshape(out.shape[0], -1).double() @ self.dirs).sort(dim=0)[0]
+        return float((mine - proj).abs().mean())
+
+    def score(self, outs: list[torch.Tensor], targets: list[tuple[torch.Tensor, float]]) -> dict:
+        w1 = [self.w1(o, t) for o, (t, _) in zip(outs, targets, strict=True)]
+        floor = sum(f for _, f in targets) / len(targets)
+        mean = sum(w1) / len(w1)
+        if not math.isfinite(mean):
+            return {"w1": math.inf, "floor": floor, "excess": math.inf, "spread": math.nan}
+        sp = sum(spread(o, self.mixture, self.classes) / self._projected(t)[1]
+                 for o, (t, _) in zip(outs, targets, strict=True)) / len(outs)
+        return {"w1": mean, "floor": floor, "excess": max(mean - floor, FLOOR_SHARE * floor), "spread": sp}
+
+
+def evaluate(bench: Bench, ents: list[Entry], guidances=GUIDANCES, groups=GROUPS,
+             log: Callable[[str], None] = print) -> list[dict]:
+    rows = []
+    for w in guidances:
+        for schedule, family in groups:
+            start = time.perf_counter()
+            target = bench.targets(schedule, family, w, None)
+            target_burn = sum(out_of_range_percent(t, bench.threshold) for t, _ in target) / len(target)
+            for e in ents:
+                if family not in e.cand.families:
+                    continue
+                own = bench.targets(schedule, family, w, e.own_limit) if (w != 1.0 and e.own_limit) else None
+                for nfe in NFES:
+                    base = {"guidance": w, "schedule": schedule, "family": family, "sampler": e.cand.name, "nfe": nfe,
+                            "ours": e.ours, "target_burn": target_burn}
+                    try:
+                        steps = bench.steps_within(e.cand, schedule, family, nfe)
                         if steps is None:
-                            rows.append({**row, "calls": 0, "w1": None, "spread": None, "seconds": 0.0})
                             continue
-                        model = AnalyticDenoiser(mixture, family)
-                        start = time.perf_counter()
-                        out = _run(host, cand, model, ms, family, schedule(family, steps), noise, extra)
-                        rows.append({**row, "calls": model.calls, "w1": sliced_wasserstein(out, truth, p=1),
-                                     "spread": spread(out, mixture, classes) / true_spread,
-                                     "seconds": time.perf_counter() - start})
+                        outs, calls = [], 0
+                        for r in range(bench.repeats):
+                            out, calls = bench.run(e.cand, schedule, family, steps, w, bench.noise(r), 3 + r)
+                            outs.append(out.double())
+                    except Exception as err:  # a sampler that cannot run this cell is reported, not fatal
+                        rows.append({**base, "steps": 0, "calls": 0, "note": f"error: {type(err).__name__}: {err}"})
+                        continue
+                    outs = [torch.nan_to_num(o, nan=1e6, posinf=1e6, neginf=-1e6) for o in outs]
+                    row = {**base, "steps": steps, "calls": calls, **bench.score(outs, target),
+                           "burn": sum(out_of_range_percent(o, bench.threshold) for o in outs) / len(outs)}
+                    if own is not None:
+                        mine = bench.score(outs, own)
+                        row.update({"own_w1": mine["w1"], "own_floor": mine["floor"], "own_excess": mine["excess"],
+                                    "own_spread": mine["spread"]})
+                    rows.append(row)
+            log(f"  guidance {w:g}, {schedule} {family}: {time.perf_counter() - start:.0f} s", flush=True)
     return rows
+
+
+# --- tables --------------------------------------------------------------------------------------------
+
+
+def _cells(rows: list[dict], w: float, key: str = "excess") -> dict[tuple, list[tuple[str, float]]]:
+    cells: dict[tuple, list[tuple[str, float]]] = {}
+    for r in rows:
+        if r["guidance"] == w and key in r and r.get(key) is not None:
+            cells.setdefault((r["schedule"], r["family"], r["nfe"]), []).append((r["sampler"], r[key]))
+    return cells
+
+
+def ranking(rows: list[dict], w: float) -> list[dict]:
+    """Excess / the cell's best excess, geometric mean and worst over the cells, best first."""
+    ratios: dict[str, list[float]] = {}
+    best_in: dict[str, int] = {}
+    cells = _cells(rows, w)
+    for cell in cells.values():
+        best = min(v for _, v in cell)
+        for name, v in cell:
+            ratios.setdefault(name, []).append(v / best if math.isfinite(v) else 1000.0)
+        winner = min(cell, key=lambda item: item[1])[0]
+        best_in[winner] = best_in.get(winner, 0) + 1
+    out = []
+    for name, vs in ratios.items():
+        geo = math.exp(sum(math.log(v) for v in vs) / len(vs))
+        out.append({"sampler": name, "geo": geo, "worst": max(vs), "first_in": best_in.get(name, 0),
+                    "cells": len(vs), "of": len(cells)})
+    return sorted(out, key=lambda d: d["geo"])
 
 
 def markdown(rows: list[dict]) -> str:
     out = []
-    groups: dict[tuple, dict[str, dict[int, dict]]] = {}
-    for r in rows:
-        groups.setdefault((r["bed"], r["guidance"], r["family"]), {}).setdefault(r["sampler"], {})[r["nfe"]] = r
-    for (bed, w, family), table in groups.items():
-        out.append(f"\n### {bed}, {family}, guidance {w:g} (cells: sliced W1 / spread ratio)\n")
-        out.append("| sampler | " + " | ".join(f"NFE {n}" for n in NFES) + " |")
-        out.append("|---|" + "---|" * len(NFES))
-        for name, cells in table.items():
-            if 0 in cells:
-                out.append(f"| {name} | " + " | ".join(f"{cells[0]['w1']:.4f}" for _ in NFES) + " |")
+    for w in sorted({r["guidance"] for r in rows}):
+        target = "the data law" if w == 1.0 else "the guided reverse SDE's limit"
+        out.append(f"\n## Guidance {w:g}: target {target}\n")
+        out.append("| # | sampler | excess / best, geo-mean | worst | first in | cells |")
+        out.append("|---|---|---|---|---|---|")
+        for i, r in enumerate(ranking(rows, w), 1):
+            out.append(f"| {i} | {r['sampler']} | {r['geo']:.2f} | {r['worst']:.1f} | {r['first_in']} | {r['cells']}/{r['of']} |")
+        for schedule, family in GROUPS:
+            if not any(r["guidance"] == w and r["schedule"] == schedule for r in rows):
                 continue
-            text = [("n/a" if c["w1"] is None else f"{c['w1']:.4f} / {c['spread']:.2f}") for c in (cells[n] for n in NFES)]
-            out.append(f"| {name} | " + " | ".join(text) + " |")
+            out.append(f"\n### {schedule} ({family}), guidance {w:g}: excess W1 over floor / spread / burn %"
+                       + (" (own limit: excess / spread)" if w != 1.0 else "") + "\n")
+            out.append("| sampler | " + " | ".join(f"{n} calls" for n in NFES) + " |")
+            out.append("|---|" + "---|" * len(NFES))
+            table: dict[str, dict[int, dict]] = {}
+            floor = None
+            for r in rows:
+                if r["guidance"] == w and r["schedule"] == schedule and r["family"] == family:
+                    table.setdefault(r["sampler"], {})[r["nfe"]] = r
+                    floor = r.get("floor", floor)
+            for name, cells in table.items():
+                text = []
+                for n in NFES:
+                    c = cells.get(n)
+                    if c is None or "excess" not in c:
+                        text.append("n/a" if c is None else "error")
+                        continue
+                    cell = f"{c['excess']:.4f} / {c['spread']:.2f} / {c['burn']:.2f}"
+                    if "own_excess" in c:
+                        cell += f" (own {c['own_excess']:.4f} / {c['own_spread']:.2f})"
+                    text.append(cell)
+                out.append(f"| {name} | " + " | ".join(text) + " |")
+            if floor is not None:
+                burn = next(r["target_burn"] for r in rows if r["guidance"] == w and r["schedule"] == schedule)
+                out.append(f"\nfloor (W1 between two target sets): {floor:.4f}; target burn {burn:.2f} %")
     return "\n".join(out)
 
 
-def ranking(rows: list[dict]) -> str:
-    """All-round score of the distribution metric: sliced W1 / the cell's best W1 over the samplers, geometric
-    mean and worst over every (bed, guidance, family, NFE) cell the sampler ran."""
-    cells: dict[tuple, list[tuple[str, float]]] = {}
-    for r in rows:
-        if r["nfe"] and r["w1"] is not None:
-            cells.setdefault((r["bed"], r["guidance"], r["family"], r["nfe"]), []).append((r["sampler"], r["w1"]))
-    ratios: dict[str, list[float]] = {}
-    for cell in cells.values():
-        best = min(w for _, w in cell)
-        for name, w in cell:
-            ratios.setdefault(name, []).append(w / best)
-    geo = {name: math.exp(sum(math.log(v) for v in vs) / len(vs)) for name, vs in ratios.items()}
-    lines = ["| # | sampler | geo-mean W1 ratio | worst | cells |", "|---|---|---|---|---|"]
-    for i, name in enumerate(sorted(geo, key=geo.get), 1):
-        lines.append(f"| {i} | {name} | {geo[name]:.2f} | {max(ratios[name]):.1f} | {len(ratios[name])}/{len(cells)} |")
-    return "\n".join(lines)
+KEYS = ["guidance", "schedule", "family", "sampler", "ours", "nfe", "steps", "calls", "w1", "floor", "excess",
+        "spread", "burn", "target_burn", "own_w1", "own_floor", "own_excess", "own_spread", "note"]
 
 
-def main(out_dir: str = "out") -> None:
+def read_results(out_dir: Path) -> list[dict]:
+    """The rows of every ``stochastic_w*.csv`` in ``out_dir``, numbers as numbers."""
+    rows = []
+    for path in sorted(out_dir.glob("stochastic_w*.csv")):
+        with path.open(newline="", encoding="utf-8") as f:
+            for r in csv.DictReader(f):
+                row = {}
+                for k, v in r.items():
+                    if v == "":
+                        continue
+                    if k in ("nfe", "steps", "calls"):
+                        row[k] = int(v)
+                    elif k in ("sampler", "schedule", "family", "note"):
+                        row[k] = v
+                    elif k == "ours":
+                        row[k] = v == "True"
+                    else:
+                        row[k] = float(v)
+                rows.append(row)
+    return rows
+
+
+def write_results(rows: list[dict], meta: dict, out_dir: Path) -> None:
+    """One CSV per guidance (``stochastic_w1.csv``, ``stochastic_w7.5.csv``), so the two halves can run
+    separately, and ``stochastic_ranking.json`` from every CSV there."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ran = {(r["guidance"], r["schedule"]) for r in rows}
+    # a run of some schedules replaces only their rows
+    kept = [r for r in read_results(out_dir) if (r["guidance"], r["schedule"]) not in ran and r["guidance"] in
+            {w for w, _ in ran}]
+    for w in sorted({r["guidance"] for r in rows}):
+        with (out_dir / f"stochastic_w{w:g}.csv").open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=KEYS, extrasaction="ignore")
+            writer.writeheader()
+            for r in kept + rows:
+                if r["guidance"] == w:
+                    writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    every = read_results(out_dir)
+    ranking_file = out_dir / "stochastic_ranking.json"
+    summary = json.loads(ranking_file.read_text(encoding="utf-8")) if ranking_file.is_file() else {}
+    summary.setdefault("runs", {}).update({f"{w:g} {sched}": meta for w, sched in sorted(ran)})
+    summary["ranking"] = {f"{w:g}": ranking(every, w) for w in sorted({r["guidance"] for r in every})}
+    ranking_file.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="benchmark.py stochastic", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1000 samples, 1 repeat, 200 reference steps")
+    parser.add_argument("--samples", type=int, default=6000)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--guidance", type=float, choices=GUIDANCES, action="append",
+                        help="run only this guidance (repeatable; default both)")
+    parser.add_argument("--schedule", choices=[g[0] for g in GROUPS], action="append",
+                        help="run only this schedule (repeatable; default all); its rows replace those in the results")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "results"), help="where the results files go")
+    parser.add_argument("--cache", default="out", help="where the many-step limits are cached")
+    if argv is None:  # ``python benchmark.py stochastic [options]``
+        argv = sys.argv[2:] if sys.argv[1:2] == ["stochastic"] else sys.argv[1:]
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
     start = time.perf_counter()
     host = make_host()
-    rows = evaluate(host)
-    print("## Stochastic samplers: distribution distance and spread vs NFE (analytic Gaussian mixtures, float32 latents)")
-    print(f"\n{host.name}")
+    n, repeats, ref_steps = (1000, 1, 200) if args.quick else (args.samples, args.repeats, REFERENCE_STEPS)
+    bench = Bench(host, n, repeats, Path(args.cache), ref_steps)
+    groups = tuple(g for g in GROUPS if not args.schedule or g[0] in args.schedule)
+    rows = evaluate(bench, entries(host), tuple(args.guidance or GUIDANCES), groups)
+    print("# Stochastic samplers: W1 above the sampling floor, spread and burn at equal model calls")
+    print(f"\n{host.name}; {n} samples × {repeats} repeats; d = 64 class mixture; limits from {ref_steps} steps")
     print(markdown(rows))
-    print("\n### Ranking: sliced W1 / the cell's best, over every bed, family, guidance and NFE\n")
-    print(ranking(rows))
-    print(f"\n({time.perf_counter() - start:.0f} s on one thread)")
-    Path(out_dir).mkdir(exist_ok=True)
-    Path(out_dir, "bench_stochastic.json").write_text(json.dumps(rows, indent=1))
+    seconds = time.perf_counter() - start
+    print(f"\n({seconds:.0f} s on one thread)")
+    if not args.quick:
+        write_results(rows, {"host": host.name, "samples": n, "repeats": repeats, "reference_steps": ref_steps,
+                             "seconds": round(seconds)}, Path(args.out))
