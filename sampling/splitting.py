@@ -48,9 +48,8 @@ def split_params(lam: float) -> tuple[Param, ...]:
             label="momentum",
             tooltip=(
                 "How far the hidden momentum carries the image each step. 0 = no momentum (plain Euler, or "
-                "Euler ancestral with image noise). Higher = livelier at few steps and closer to the "
-                "target distribution for BAOAB / OBAB (1.9 by default); OBA and BAO become biased and "
-                "unstable towards 2 (1 by default)."
+                "Euler ancestral with image noise). Higher = livelier at few steps (BAOAB / OBAB: 1.9 by "
+                "default); OBA and BAO become biased and unstable towards 2 (1 by default)."
             ),
             min=0.0,
             max=1.95,
@@ -87,8 +86,8 @@ def split_params(lam: float) -> tuple[Param, ...]:
 
 
 SPLIT_PARAMS = split_params(1.0)  # OBA, BAO and the generic sample_splitting
-# BAOAB and OBAB, whose kicks straddle the drift, measured closer to the target law at λ = 1.9 than
-# at 1 against every stochastic sampler of ComfyUI (docs/splitting.md#measured)
+# BAOAB and OBAB, whose kicks straddle the drift, ranked better at λ = 1.9 than at 1 on an earlier
+# stochastic benchmark whose guided cells had no well-defined target (docs/splitting.md#measured)
 SYMMETRIC_SPLIT_PARAMS = split_params(1.9)
 
 SCHEME_PARAM = Param(

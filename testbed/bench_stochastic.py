@@ -442,3 +442,27 @@ def main(argv: list[str] | None = None) -> None:
     if not args.quick:
         write_results(rows, {"host": host.name, "samples": n, "repeats": repeats, "reference_steps": ref_steps,
                              "seconds": round(seconds)}, Path(args.out))
+
+
+# --- generated blocks (testbed/published.py) -------------------------------------------------------------
+
+
+def ranking_table(w: float, ranking_file: Path | None = None) -> str:
+    """The ranking at guidance ``w`` from docs/results/stochastic_ranking.json, as a markdown table."""
+    path = ranking_file or ROOT / "docs" / "results" / "stochastic_ranking.json"
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    lines = ["| # | sampler | excess W1 / best, geometric mean | worst | first in | cells |", "|---|---|---|---|---|---|"]
+    for i, r in enumerate(summary["ranking"][f"{w:g}"], 1):
+        name = f"**`{r['sampler']}`**" if r["sampler"] in SAMPLER_SPECS else r["sampler"]
+        lines.append(f"| {i} | {name} | {r['geo']:.2f} | {r['worst']:.1f} | {r['first_in']} | {r['cells']}/{r['of']} |")
+    return "\n".join(lines)
+
+
+def _register_blocks() -> None:
+    from .published import block
+
+    block("stochastic-ranking-w1")(lambda: ranking_table(1.0))
+    block("stochastic-ranking-w7.5")(lambda: ranking_table(7.5))
+
+
+_register_blocks()
