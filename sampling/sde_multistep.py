@@ -172,6 +172,7 @@ def sample_sde_3m(
         a, a_next = alpha(sigma, model_family), alpha(sigma_next, model_family)
         s, s_next = scaled_sigma(sigma, model_family), scaled_sigma(sigma_next, model_family)
         e = predicted_noise(x, denoised, a, sigma)
+        del x  # the latent lives on in ε's storage
         rate = eta if s >= 1.0 else eta_low
         if math.isfinite(s):
             history = [(s, denoised), *history][:order]
@@ -179,13 +180,14 @@ def sample_sde_3m(
             keep = (s_next / s) ** rate
         else:  # flow at σ = 1: no signal yet, nothing to extrapolate from
             history, weights, keep = [], [], 0.0 if rate > 0.0 else 1.0
-        target = denoised
-        if len(weights) > 1:
-            first = -math.expm1(-(1.0 + rate) * math.log(s / s_next))
-            target = denoised.mul(1.0 + weights[0] - first)
-            for w, (_, older) in zip(weights[1:], history[1:], strict=True):
-                target.add_(older, alpha=w)
         noise = position(sigmas[i], sigmas[i + 1]) if rate > 0.0 and keep < 1.0 else None
         renoise_(e, keep, noise, s_noise)
-        x = transport(e, target, a_next, sigma_next)
+        del noise
+        # x_{i+1} = α'·D̄ + σ'·ε accumulated in ε's storage: D̄ never becomes a latent of its own
+        x = transport(e, denoised, a_next, sigma_next)
+        if len(weights) > 1:
+            first = -math.expm1(-(1.0 + rate) * math.log(s / s_next))
+            x.add_(denoised, alpha=a_next * (weights[0] - first))
+            for w, (_, older) in zip(weights[1:], history[1:], strict=True):
+                x.add_(older, alpha=a_next * w)
     return x.to(dtype)
