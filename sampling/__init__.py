@@ -5,7 +5,7 @@ same samplers with their declarative parameter tables, which both host adapters 
 sampler takes ``model_family`` ("ve", the default, or "flow"), which the host adapter resolves.
 """
 
-from .adaptive import sample_adaptive_3m
+from .adaptive import sample_adaptive_3m, sample_adaptive_order
 from .ams import sample_ams
 from .common import MODEL_FAMILIES, ModelOutputError, alpha, half_log_snr
 from .dpmsolver import sample_dpmpp_2m_hb
@@ -35,6 +35,7 @@ __all__ = [
     "half_log_snr",
     "register",
     "sample_adaptive_3m",
+    "sample_adaptive_order",
     "sample_ams",
     "sample_dpmpp_2m_hb",
     "sample_ghvb",

@@ -41,6 +41,30 @@ ADAPTIVE_3M_PARAMS: tuple[Param, ...] = (
 )
 _ADAPTIVE_3M = defaults(ADAPTIVE_3M_PARAMS)
 
+ADAPTIVE_ORDER_PARAMS: tuple[Param, ...] = (
+    order_param(3, "Adaptive Order", highest=3),
+    ADAPTIVE_3M_PARAMS[1],
+    Param(
+        name="check",
+        kind="float",
+        default=0.9,
+        label="order check",
+        tooltip=(
+            "Per image and step, how far the new model value may miss the value the last two predicted "
+            "(as a fraction of how far it moved) before the order drops: up to this the full order, from "
+            "1.5x this on Euler, in between a blend. Smooth models (low CFG, many steps) stay high order; "
+            "rough ones (high CFG on real networks) fall back to Euler's stable step. Higher = trust the "
+            "history more; 0 = always Euler."
+        ),
+        min=0.0,
+        max=10.0,
+        step=0.05,
+    ),
+)
+_ADAPTIVE_ORDER = defaults(ADAPTIVE_ORDER_PARAMS)
+#: Where the order check has fully dropped to Euler, as a multiple of ``check``.
+CHECK_SPAN = 1.5
+
 
 def exact_step_weights(u: float, u_next: float, u_prev: float) -> tuple[float, float, float]:
     """(w, c_1, c_2) for the step σ̃ = u → u_next of the Newton polynomial through u, u_prev, …:
@@ -130,14 +154,83 @@ def sample_adaptive_3m(
     direction); ‖T1‖ and ‖T2‖ are per-image norms of those two, so θ costs no latent and no sync.
     """
     values = validate_params(ADAPTIVE_3M_PARAMS, {"order": order, "limit": limit})
-    order, limit = values["order"], values["limit"]
+    return _multistep_in_scaled_sigma(model, x, sigmas, extra_args, callback, disable, values["order"],
+                                      values["limit"], None, model_family)
+
+
+@torch.no_grad()
+def sample_adaptive_order(
+    model: Callable,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    extra_args: dict | None = None,
+    callback: Callable | None = None,
+    disable: bool | None = None,
+    *,
+    order: int = _ADAPTIVE_ORDER["order"],
+    limit: float = _ADAPTIVE_ORDER["limit"],
+    check: float = _ADAPTIVE_ORDER["check"],
+    model_family: str = "ve",
+) -> torch.Tensor:
+    """Adaptive Order (docs/adaptive.md#adaptive-order): Adaptive 3M whose order each image chooses at
+    each step from what the model just returned. The line through D_{i−2}, D_{i−1} predicted D_i; its miss
+    against the move since the last step,
+
+        ρ = ‖D_i − D_{i−1} − r·(D_{i−1} − D_{i−2})‖ / ‖D_i − D_{i−1}‖,   r = (v_i − v_{i−1})/(v_{i−1} − v_{i−2}),
+
+    is small where D follows a polynomial along the path (about 0.5 on smooth steps) and near or above 1
+    where it does not (the guided output of a trained network at high CFG). The higher-order terms are
+    scaled by
+
+        κ = clamp((1.5·check − ρ)/(0.5·check), 0, 1) per image
+        x_{i+1} = (σ_{i+1}/σ_i)·x_i + (1 − σ_{i+1}/σ_i)·(D_i + κ·(T1 + T2))
+
+    with T1, T2 and the limit on T2 as in :func:`sample_adaptive_3m`: full order while ρ ≤ check,
+    Euler from ρ ≥ 1.5·check, where ρ = min(ρ1, ρ2): ρ1 the line's miss above, ρ2 the parabola through
+    D_{i−1}, D_{i−2}, D_{i−3} missing D_i relative to the line (a path that is curved but smooth, as
+    right after guidance sets in, misses with the line only). ρ needs three model values, ρ2 four, so the
+    second step is unchecked (κ = 1). On flow latents from σ = 1 the first step is DDIM and its model
+    value enters no polynomial (unlike Adaptive 3M), which costs order from σ = 1 and gains accuracy
+    under guidance at the step counts people use.
+    D_i − D_{i−1} − r·(D_{i−1} − D_{i−2}) is (up to −r) the direction of d2 the limit already forms, and the
+    parabola's miss is formed over the last step's d2 direction, so the check costs two per-image norms
+    and that one latent of history (three in all; at order 2 the differences are kept for the check
+    only). ``check`` 10 is Adaptive 3M on smooth models; 0 is Euler.
+    """
+    values = validate_params(ADAPTIVE_ORDER_PARAMS, {"order": order, "limit": limit, "check": check})
+    return _multistep_in_scaled_sigma(model, x, sigmas, extra_args, callback, disable,
+                                      values["order"] if values["check"] > 0.0 else 1, values["limit"],
+                                      values["check"], model_family)
+
+
+def _multistep_in_scaled_sigma(
+    model: Callable,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    extra_args: dict | None,
+    callback: Callable | None,
+    disable: bool | None,
+    order: int,
+    limit: float,
+    check: float | None,
+    model_family: str,
+) -> torch.Tensor:
+    """The loop of :func:`sample_adaptive_3m` (``check`` None) and :func:`sample_adaptive_order`."""
     levels = check_sigmas(sigmas, model_family)
     extra_args = {} if extra_args is None else extra_args
     scaled = [scaled_sigma(s, model_family) for s in levels]
     recorded = _recorded(scaled, levels)
     from_noise = bool(scaled) and math.isinf(scaled[0])  # flow from σ = 1
+    if check is not None and from_noise:
+        # flow from σ = 1: DDIM's first step, and the model value there starts no polynomial. Guided, D
+        # turns hardest right after σ = 1, and a polynomial through that value (in s = 1/σ̃ or in σ̃)
+        # misleads the next steps more than a first-order start costs (docs/adaptive.md#adaptive-order)
+        recorded[0], from_noise = False, False
+    keeps_difference = order >= 3 or (order == 2 and check is not None)
     previous = None  # D_{i−1}, in the sampler's own storage
     difference = None  # D_{i−1} − D_{i−2}
+    bend = None  # the last step's g: its d2 = −bend_scale·bend (the order check's second test)
+    bend_scale, bend_in_s = 0.0, False
     u_prev = u_before = math.nan  # σ̃_{i−1}, σ̃_{i−2}
     owned = False  # x is the caller's until the first step makes a new one
     denoised = None
@@ -172,18 +265,42 @@ def sample_adaptive_3m(
             # the step from σ = 1 took D constant over [0, s_i]; the trapezoid's half of (D_i − D_{i−1}) over
             # it, carried to σ_{i+1} (σ_{i+1}·(s_i − 0)/2 = weight·t), makes that step third-order accurate
             t1 += 0.5 * (v - v_prev) / (v_next - v)
-        x.add_(new_difference, alpha=weight * t1)
-        if order >= 3 and difference is not None and limit > 0.0:
+        if difference is None or not (order >= 3 and limit > 0.0 or check is not None):
+            x.add_(new_difference, alpha=weight * t1)
+        else:
             # d2 = p·(D_i − D_{i−1}) − q·(D_{i−1} − D_{i−2}) = −q·g with g = (D_{i−1} − D_{i−2}) − (p/q)·(D_i − D_{i−1}),
             # formed element by element, so ‖T2‖ = c_2·q·‖g‖ does not cancel the way inner products would
             q = 1.0 / ((v_prev - v_before) * (v - v_before))
-            g = difference.sub_(new_difference, alpha=(v_prev - v_before) / (v - v_prev))
-            # θ = min(1, limit·|t1|·‖D_i − D_{i−1}‖ / (c_2·q·‖g‖)) per image; 0/0 and x/0 give 1 (fmin
-            # drops NaN); two small-tensor ops, as at batch 1 each costs about as much as a latent pass
-            theta = torch.fmin(torch.addcdiv(zero, _norms(new_difference), _norms(g),
-                                             value=limit * abs(t1) / abs(c2 * q)), one)
-            x.addcmul_(g, theta if theta.dtype == x.dtype else theta.to(x.dtype), value=-weight * c2 * q)
-        if order >= 3:  # D_i into the storage the old difference leaves
+            ratio = (v_prev - v_before) / (v - v_prev)  # p/q = 1/r
+            g = difference.sub_(new_difference, alpha=ratio)
+            moved, missed = _norms(new_difference), _norms(g)
+            kappa = one
+            if check is not None:
+                # ρ1 = ‖D_i − D_{i−1} − r·(D_{i−1} − D_{i−2})‖/‖D_i − D_{i−1}‖ = r·‖g‖/‖D_i − D_{i−1}‖ (the line's miss)
+                rho = torch.addcdiv(zero, missed, moved, value=1.0 / ratio)
+                if bend is not None and bend_in_s == in_s:
+                    # ρ2 = the parabola's miss over the line's: D_i − P2(v_i) = −r·g + (v − v_{i−1})(v − v_{i−2})·b_s·bend,
+                    # formed over the last bend (no latent); a curved but smooth path misses with the line only
+                    curved = bend.mul_((v - v_prev) * (v - v_before) * bend_scale).sub_(g, alpha=1.0 / ratio)
+                    rho = torch.fmin(rho, torch.addcdiv(zero, _norms(curved), missed, value=ratio))
+                # κ = clamp((1.5·check − ρ)/(0.5·check), 0, 1), ρ = min(ρ1, ρ2); fmin/fmax drop the NaN of 0/0
+                kappa = torch.fmax(torch.fmin((CHECK_SPAN * check - rho) / ((CHECK_SPAN - 1.0) * check), one), zero)
+                kappa = kappa if kappa.dtype == x.dtype else kappa.to(x.dtype)
+                x.addcmul_(new_difference, kappa, value=weight * t1)
+            else:
+                x.add_(new_difference, alpha=weight * t1)
+            if order >= 3 and limit > 0.0:
+                # θ = min(1, limit·|t1|·‖D_i − D_{i−1}‖ / (c_2·q·‖g‖)) per image; 0/0 and x/0 give 1 (fmin
+                # drops NaN); two small-tensor ops, as at batch 1 each costs about as much as a latent pass
+                theta = torch.fmin(torch.addcdiv(zero, moved, missed, value=limit * abs(t1) / abs(c2 * q)), one)
+                theta = theta if theta.dtype == x.dtype else theta.to(x.dtype)
+                x.addcmul_(g, theta * kappa if check is not None else theta, value=-weight * c2 * q)
+        if check is not None and difference is not None:  # g kept as the next bend, D_i into the old bend
+            g, bend_scale, bend_in_s = difference, 1.0 / ((v_prev - v_before) * (v - v_before)), in_s
+            previous = denoised.clone() if bend is None else bend.copy_(denoised)
+            bend, difference = g, new_difference
+            u_before = u_prev
+        elif keeps_difference:  # D_i into the storage the old difference leaves
             previous = denoised.clone() if difference is None else difference.copy_(denoised)
             difference = new_difference
             u_before = u_prev

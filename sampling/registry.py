@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .adaptive import ADAPTIVE_3M_PARAMS, sample_adaptive_3m
+from .adaptive import ADAPTIVE_3M_PARAMS, ADAPTIVE_ORDER_PARAMS, sample_adaptive_3m, sample_adaptive_order
 from .ams import AMS_PARAMS, sample_ams
 from .dpmsolver import DPMPP_2M_HB_PARAMS, sample_dpmpp_2m_hb
 from .multistep import GHVB_PARAMS, PLMS_HB_PARAMS, PLMS_NT_PARAMS, sample_ghvb, sample_plms_hb, sample_plms_nt
@@ -163,5 +163,17 @@ register(SamplerSpec(
         "from the last three predictions; the reverse SDE's noise rate while the image is mostly noise, "
         "a low one after. Closest to the target distribution of the stochastic samplers measured at "
         "CFG 1. One model call per step."
+    ),
+))
+register(SamplerSpec(
+    name="adaptive_order",
+    label="Adaptive Order",
+    fn=sample_adaptive_order,
+    params=ADAPTIVE_ORDER_PARAMS,
+    family="multistep",
+    description=(
+        "Adaptive 3M whose order each image picks at each step from what the model just returned: third "
+        "order where the model's outputs follow a smooth path, down to Euler where they do not (high CFG on "
+        "real networks). One model call per step."
     ),
 ))

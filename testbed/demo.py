@@ -79,7 +79,7 @@ def counterpart(name: str) -> str:
 def describe(name: str) -> str:
     """'GHVB (order 3, β 0.5)': the label and the defaults that matter."""
     spec = SAMPLER_SPECS[name]
-    shown = {"order": "order", "beta": "β", "lam": "λ", "limit": "limit"}
+    shown = {"order": "order", "beta": "β", "lam": "λ", "limit": "limit", "check": "check"}
     parts = [f"{shown[p.name]} {p.default:g}" for p in spec.params if p.name in shown]
     return f"{spec.label} ({', '.join(parts)})" if parts else spec.label
 

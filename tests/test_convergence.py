@@ -16,6 +16,7 @@ import torch
 
 from momentum_samplers.sampling import (
     sample_adaptive_3m,
+    sample_adaptive_order,
     sample_dpmpp_2m_hb,
     sample_ghvb,
     sample_plms_hb,
@@ -132,3 +133,16 @@ def test_adaptive_3m_is_third_order_on_flow_latents_from_sigma_1():
     σ = 1 is a node, and the step from σ = 1 gets its trapezoid correction: 2.96 measured (2.1 with a
     first-order start)."""
     assert flow_slope(sample_adaptive_3m, 1.0, 160) == pytest.approx(3.0, abs=0.25)
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_adaptive_order_keeps_its_order_on_a_smooth_problem(problem, order):
+    """Adaptive Order's check passes on every step of a smooth problem (the line and the parabola
+    predict each new model value well), so it keeps Adaptive 3M's order (docs/adaptive.md#adaptive-order)."""
+    assert slope(problem, sample_adaptive_order, order=order) == pytest.approx(order, abs=0.25)
+
+
+def test_adaptive_order_is_second_order_on_flow_latents_from_sigma_1():
+    """Its first step from σ = 1 is DDIM and that model value starts no polynomial: second order from
+    σ = 1 (Adaptive 3M, whose polynomial takes it, keeps third)."""
+    assert flow_slope(sample_adaptive_order, 1.0, 160) == pytest.approx(2.0, abs=0.3)

@@ -25,9 +25,11 @@ HISTORY = {
     "dpmpp_2m_hb": lambda order: 2,
     "unipc_hb": lambda order: 4,  # D_i, D_{i−1} and the predictor's and the corrector's velocities
     "adaptive_3m": lambda order: order - 1,  # D_{i−1} and D_{i−1} − D_{i−2}
+    # D_{i−1}, D_{i−1} − D_{i−2} and the last step's d2 direction (the order check's second test)
+    "adaptive_order": lambda order: 0 if order == 1 else 3,
 }
 # stochastic: (kept state, noise draws alive at once): momentum u / AMS's m and previous G
-STOCHASTIC = {"ams": (2, 2), **{name: (1, 2) for name in SAMPLER_SPECS if name.startswith("split_")}}
+STOCHASTIC = {"ams": (2, 2), "sde_3m": (2, 1), **{name: (1, 2) for name in SAMPLER_SPECS if name.startswith("split_")}}
 SLACK = 0.01  # per-image scalars
 # GHVB at k = 1 keeps one velocity, which its update reads while ε = (x − D)/σ is formed: ε needs a latent
 # of its own unless it overwrote D, the model's tensor, which the host may still hold (its preview does).
@@ -54,7 +56,7 @@ def orders(name: str) -> list[int]:
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize(
     ("name", "order"),
-    [case(name, k) for name in ("plms_hb", "plms_nt", "ghvb", "adaptive_3m") for k in orders(name)],
+    [case(name, k) for name in ("plms_hb", "plms_nt", "ghvb", "adaptive_3m", "adaptive_order") for k in orders(name)],
 )
 def test_multistep_memory_is_bounded_by_the_order(name, order, dtype):
     assert peak_latents(name, dtype, order=order) <= HISTORY[name](order) + 2 + SLACK

@@ -47,7 +47,7 @@ def relative_error(out: torch.Tensor, reference: torch.Tensor, mean: float) -> f
 
 # Parameters at which each stochastic sampler is k-diffusion's Euler ancestral (docs/splitting.md#reductions,
 # docs/ams.md#reductions).
-EULER_ANCESTRAL = {"ams": {"snr": 0.0, "eta": 1.0}, "sde_3m": {"order": 1, "eta": 1.0},
+EULER_ANCESTRAL = {"ams": {"snr": 0.0, "eta": 1.0}, "sde_3m": {"order": 1, "eta": 1.0, "eta_low": 1.0},
                    **{name: {"lam": 0.0, "lambda_s": 1.0} for name in ("split_baoab", "split_obab", "split_oba",
                                                                       "split_bao")}}
 EULER_ANCESTRAL = {k: v for k, v in EULER_ANCESTRAL.items() if k in SAMPLER_SPECS}
