@@ -1,7 +1,8 @@
 """Benchmarks (scripts, not timed tests):
 
 - ``python benchmark.py core``: overhead, memory, accuracy and divergence of the deterministic samplers;
-- ``python benchmark.py stochastic``: distribution distance and spread vs NFE of the stochastic samplers;
+- ``python benchmark.py stochastic [--guidance 1|7.5] [--schedule S] [--quick]``: distribution distance and
+  spread vs NFE of the stochastic samplers, against ComfyUI's own when ``COMFYUI_PATH`` names a checkout;
 - ``python benchmark.py allround [--bed analytic|learned|both] [--quick] [--extra MODULE:FUNCTION]``:
   the ranking of every deterministic sampler over many schedules, guidances and NFEs, on the analytic
   and the learned test bed, against ComfyUI's own samplers when ``COMFYUI_PATH`` names a checkout;
@@ -22,8 +23,8 @@ from pathlib import Path
 
 if __name__ == "__main__":
     runpy.run_path(str(Path(__file__).resolve().parent / "_package.py"))["load_package"]()
-    if sys.argv[1:2] == ["allround"]:  # its own options, --help included
-        importlib.import_module("momentum_samplers.testbed.bench_allround").main(sys.argv[2:])
+    if sys.argv[1:2] in (["allround"], ["stochastic"]):  # their own options, --help included
+        importlib.import_module(f"momentum_samplers.testbed.bench_{sys.argv[1]}").main(sys.argv[2:])
         sys.exit(0)
     if sys.argv[1:2] == ["publish"]:
         published = importlib.import_module("momentum_samplers.testbed.published")

@@ -39,6 +39,7 @@ import argparse
 import csv
 import json
 import math
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -313,14 +314,16 @@ def ranking(rows: list[dict], w: float) -> list[dict]:
         best = min(v for _, v in cell)
         for name, v in cell:
             ratios.setdefault(name, []).append(v / best if math.isfinite(v) else 1000.0)
-        winner = min(cell, key=lambda item: item[1])[0]
-        best_in[winner] = best_in.get(winner, 0) + 1
+            # every sampler at the cell's best counts: many tie at the resolution (5 % of the floor), and
+            # crediting only the first listed would favour whichever the table lists first
+            if v == best:
+                best_in[name] = best_in.get(name, 0) + 1
     out = []
     for name, vs in ratios.items():
         geo = math.exp(sum(math.log(v) for v in vs) / len(vs))
         out.append({"sampler": name, "geo": geo, "worst": max(vs), "first_in": best_in.get(name, 0),
                     "cells": len(vs), "of": len(cells)})
-    return sorted(out, key=lambda d: d["geo"])
+    return sorted(out, key=lambda d: (round(d["geo"], 6), d["worst"], d["sampler"]))
 
 
 def markdown(rows: list[dict]) -> str:
@@ -404,12 +407,22 @@ def write_results(rows: list[dict], meta: dict, out_dir: Path) -> None:
             for r in kept + rows:
                 if r["guidance"] == w:
                     writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    write_ranking(out_dir, {f"{w:g} {sched}": meta for w, sched in sorted(ran)})
+
+
+def write_ranking(out_dir: Path, runs: dict | None = None) -> None:
+    """``stochastic_ranking.json`` from every ``stochastic_w*.csv`` in ``out_dir``, the runs' details kept."""
     every = read_results(out_dir)
     ranking_file = out_dir / "stochastic_ranking.json"
     summary = json.loads(ranking_file.read_text(encoding="utf-8")) if ranking_file.is_file() else {}
-    summary.setdefault("runs", {}).update({f"{w:g} {sched}": meta for w, sched in sorted(ran)})
+    summary.setdefault("runs", {}).update(runs or {})
     summary["ranking"] = {f"{w:g}": ranking(every, w) for w in sorted({r["guidance"] for r in every})}
     ranking_file.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+
+
+def public_host(name: str) -> str:
+    """The host's name without where it lies on this machine: the results are published."""
+    return re.sub(r" \(/[^)]*\)", "", name)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -440,22 +453,142 @@ def main(argv: list[str] | None = None) -> None:
     seconds = time.perf_counter() - start
     print(f"\n({seconds:.0f} s on one thread)")
     if not args.quick:
-        write_results(rows, {"host": host.name, "samples": n, "repeats": repeats, "reference_steps": ref_steps,
+        write_results(rows, {"host": public_host(host.name), "samples": n, "repeats": repeats, "reference_steps": ref_steps,
                              "seconds": round(seconds)}, Path(args.out))
 
 
 # --- generated blocks (testbed/published.py) -------------------------------------------------------------
 
+RESULTS = ROOT / "docs" / "results"
+GROUP_NAMES = {"karras": "Karras (VE)", "normal": '"normal" (VE)', "simple": '"simple" (flow)'}
+TARGETS = {1.0: "the data law", 7.5: "the guided reverse SDE's limit"}
+#: the columns of the per-cell tables: ours that are recommended, and the stock sampler they replace
+CELL_COLUMNS = ("sde_3m", "split_baoab", "euler_ancestral")
+OURS = ("sde_3m", "split_baoab", "split_obab", "split_oba", "split_bao", "ams")
+
+
+def _summary() -> dict:
+    return json.loads((RESULTS / "stochastic_ranking.json").read_text(encoding="utf-8"))
+
+
+def _name(sampler: str) -> str:
+    return f"**`{sampler}`**" if sampler in SAMPLER_SPECS else sampler
+
+
+def _num(v: float) -> str:
+    return f"{v:.2g}" if v < 0.001 else f"{v:.3g}"
+
 
 def ranking_table(w: float, ranking_file: Path | None = None) -> str:
     """The ranking at guidance ``w`` from docs/results/stochastic_ranking.json, as a markdown table."""
-    path = ranking_file or ROOT / "docs" / "results" / "stochastic_ranking.json"
-    summary = json.loads(path.read_text(encoding="utf-8"))
+    summary = json.loads(ranking_file.read_text(encoding="utf-8")) if ranking_file else _summary()
     lines = ["| # | sampler | excess W1 / best, geometric mean | worst | first in | cells |", "|---|---|---|---|---|---|"]
     for i, r in enumerate(summary["ranking"][f"{w:g}"], 1):
-        name = f"**`{r['sampler']}`**" if r["sampler"] in SAMPLER_SPECS else r["sampler"]
-        lines.append(f"| {i} | {name} | {r['geo']:.2f} | {r['worst']:.1f} | {r['first_in']} | {r['cells']}/{r['of']} |")
+        lines.append(f"| {i} | {_name(r['sampler'])} | {r['geo']:.2f} | {r['worst']:.1f} | {r['first_in']} | "
+                     f"{r['cells']}/{r['of']} |")
     return "\n".join(lines)
+
+
+def setup_line(rows: list[dict] | None = None) -> str:
+    """Which host the committed results come from, their size and the sampling floors."""
+    rows = read_results(RESULTS) if rows is None else rows
+    runs = _summary()["runs"]
+    hosts = sorted({public_host(m["host"]) for m in runs.values()})
+    meta = next(iter(runs.values()))
+    floors = []
+    for w in sorted({r["guidance"] for r in rows}):
+        per = {}
+        for r in rows:
+            if r["guidance"] == w and "floor" in r:
+                per.setdefault(r["schedule"], r["floor"])
+        vals = sorted(set(round(v, 4) for v in per.values()))
+        floors.append(f"{_num(vals[0])}" + (f"–{_num(vals[-1])}" if len(vals) > 1 else "") + f" at guidance {w:g}")
+    return (f"Host: {' and '.join(hosts)}; {meta['samples']} samples × {meta['repeats']} repeats, limits from "
+            f"{meta['reference_steps']} steps; sampling floor (W1 between two target sets) {', '.join(floors)}.")
+
+
+def _by_cell(rows: list[dict], w: float) -> dict[tuple, dict[str, dict]]:
+    cells: dict[tuple, dict[str, dict]] = {}
+    for r in rows:
+        if r["guidance"] == w and "excess" in r:
+            cells.setdefault((r["schedule"], r["nfe"]), {})[r["sampler"]] = r
+    return cells
+
+
+def _closest(cell: dict[str, dict]) -> tuple[float, list[str]]:
+    best = min(r["excess"] for r in cell.values())
+    return best, [n for n, r in cell.items() if r["excess"] == best]
+
+
+def cells_table(w: float, rows: list[dict] | None = None) -> str:
+    """Per cell: the closest sampler(s) and the excess W1 / spread of SDE 3M, BAOAB and Euler ancestral
+    (at guidance > 1 with the distance to the sampler's own limit where measured)."""
+    rows = read_results(RESULTS) if rows is None else rows
+    cells = _by_cell(rows, w)
+    lines = ["| schedule | calls | closest: excess W1 | " + " | ".join(f"`{c}`" if c in SAMPLER_SPECS else c
+                                                                   for c in CELL_COLUMNS) + " |",
+             "|---|---|---|" + "---|" * len(CELL_COLUMNS)]
+    for schedule, _ in GROUPS:
+        for nfe in NFES:
+            cell = cells.get((schedule, nfe))
+            if not cell:
+                continue
+            best, names = _closest(cell)
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            out = []
+            for c in CELL_COLUMNS:
+                r = cell.get(c)
+                if r is None:
+                    out.append("n/a")
+                    continue
+                text = f"{_num(r['excess'])} / {r['spread']:.2f}"
+                if "own_excess" in r:
+                    text += f" (own {_num(r['own_excess'])})"
+                out.append(text)
+            lines.append(f"| {GROUP_NAMES[schedule]} | {nfe} | {shown}: {_num(best)} | " + " | ".join(out) + " |")
+    return "\n".join(lines)
+
+
+def sampler_summary(name: str, rows: list[dict] | None = None) -> str:
+    """One sampler's place in both rankings, the first of each, and its spread range at guidance 1."""
+    rows = read_results(RESULTS) if rows is None else rows
+    parts = []
+    for w, ranked in sorted(_summary()["ranking"].items(), key=lambda kv: float(kv[0])):
+        place = next((i for i, r in enumerate(ranked, 1) if r["sampler"] == name), None)
+        if place is None:
+            continue
+        r, first = ranked[place - 1], ranked[0]
+        lead = "" if place == 1 else f"; first: {first['sampler']}, {first['geo']:.2f}"
+        parts.append(f"guidance {w} (target: {TARGETS[float(w)]}): {place} of {len(ranked)}, excess W1 / the "
+                     f"cell's best {r['geo']:.2f} (geometric mean; worst {r['worst']:.1f}), closest in "
+                     f"{r['first_in']} of {r['of']} cells{lead}")
+    spreads = {}
+    for r in rows:
+        if r["sampler"] == name and r["guidance"] == 1.0 and "spread" in r:
+            spreads.setdefault(r["nfe"], []).append(r["spread"])
+    text = "Ranked at " + "; at ".join(parts) + "."
+    if spreads:
+        text += " Spread at guidance 1 (1 = exact): " + ", ".join(
+            f"{min(v):.2f}–{max(v):.2f} at {n} calls" for n, v in sorted(spreads.items())) + "."
+    return text
+
+
+def losses(name: str, w: float, rows: list[dict] | None = None) -> str:
+    """The cells where another sampler is closer than ``name``: which, and both excesses."""
+    rows = read_results(RESULTS) if rows is None else rows
+    out = []
+    for (schedule, nfe), cell in sorted(_by_cell(rows, w).items(),
+                                        key=lambda kv: ([g for g, _ in GROUPS].index(kv[0][0]), kv[0][1])):
+        if name not in cell:
+            continue
+        best, names = _closest(cell)
+        mine = cell[name]["excess"]
+        if mine > best:
+            out.append(f"{GROUP_NAMES[schedule]} at {nfe} calls, {', '.join(names[:3])} {_num(best)} against "
+                       f"{_num(mine)}")
+    if not out:
+        return f"`{name}` is the closest (or tied at the resolution) in every cell at guidance {w:g}."
+    return f"Cells where another sampler is closer than `{name}` at guidance {w:g}: " + "; ".join(out) + "."
 
 
 def _register_blocks() -> None:
@@ -463,6 +596,12 @@ def _register_blocks() -> None:
 
     block("stochastic-ranking-w1")(lambda: ranking_table(1.0))
     block("stochastic-ranking-w7.5")(lambda: ranking_table(7.5))
+    block("stochastic-setup")(setup_line)
+    for w in GUIDANCES:
+        block(f"stochastic-cells-w{w:g}")(lambda w=w: cells_table(w))
+        block(f"stochastic-losses-sde_3m-w{w:g}")(lambda w=w: losses("sde_3m", w))
+    for name in OURS:
+        block(f"stochastic-summary-{name}")(lambda name=name: sampler_summary(name))
 
 
 _register_blocks()

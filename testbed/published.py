@@ -37,6 +37,7 @@ RESULTS = ROOT / "docs" / "results"
 # Modules whose @block functions are published; each is imported by ``blocks()``.
 MODULES = (
     "momentum_samplers.testbed.published",
+    "momentum_samplers.testbed.bench_stochastic",
 )
 
 _BLOCKS: dict[str, Callable[[], str]] = {}

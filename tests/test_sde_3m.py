@@ -158,3 +158,29 @@ def test_guidance_7_5_at_10_steps_stays_in_range(kdiff, mixture):
     out = sample_sde_3m(analytic(mixture), x, sigmas, {"seed": 1, "classes": torch.arange(64) % 10, "cond_scale": 7.5},
                         disable=True)
     assert out.abs().max() < 10 * mixture.means.abs().max()
+
+
+def _bench_rows() -> list[dict]:
+    # two cells: two samplers tie at the resolution in the first, "b" is alone closest in the second
+    cells = {("karras", 10): {"a": 0.001, "b": 0.001, "c": 0.004}, ("karras", 20): {"a": 0.003, "b": 0.001, "c": 0.002}}
+    return [{"guidance": 1.0, "schedule": s, "family": "ve", "nfe": n, "sampler": name, "excess": e, "spread": 1.0}
+            for (s, n), cell in cells.items() for name, e in cell.items()]
+
+
+def test_the_stochastic_ranking_credits_every_tie_and_orders_by_geometric_mean():
+    from momentum_samplers.testbed.bench_stochastic import ranking
+
+    ranked = ranking(_bench_rows(), 1.0)
+    assert [r["sampler"] for r in ranked] == ["b", "a", "c"]  # geometric means 1, √3, √8
+    by_name = {r["sampler"]: r for r in ranked}
+    assert by_name["a"]["first_in"] == 1 and by_name["b"]["first_in"] == 2 and by_name["c"]["first_in"] == 0
+    assert by_name["a"]["geo"] == pytest.approx(math.sqrt(3.0))
+    assert by_name["c"]["worst"] == pytest.approx(4.0)
+
+
+def test_the_losses_name_the_closer_sampler_and_both_distances():
+    from momentum_samplers.testbed.bench_stochastic import losses
+
+    text = losses("a", 1.0, _bench_rows())
+    assert "at 20 calls, b 0.001 against 0.003" in text and "at 10 calls" not in text
+    assert "every cell" in losses("b", 1.0, _bench_rows())
