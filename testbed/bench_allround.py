@@ -492,7 +492,9 @@ def measure(bed: Bed, host, candidates: list[Candidate], log: Callable[[str], No
     return rows
 
 
-REFERENCE_CACHE = Path(os.environ.get("MS_REFERENCE_CACHE", "out/reference_cache"))
+#: Where exact references are kept between runs (``python benchmark.py allround`` sets ``<out>/reference_cache``;
+#: None: solved every time, as in the tests).
+REFERENCE_CACHE: Path | None = None
 
 
 def _cached_reference(bed: Bed, group: Group, model, x_init: torch.Tensor, sigma0: float, levels: list[float],
@@ -501,6 +503,8 @@ def _cached_reference(bed: Bed, group: Group, model, x_init: torch.Tensor, sigma
     depends on (the first latent's bytes included), so a re-run of a group solves no reference again."""
     import hashlib
 
+    if REFERENCE_CACHE is None:
+        return reference_checkpoints(model, x_init, sigma0, levels, bed.steps_per_unit, extra)
     key = hashlib.sha256(repr((bed.name, bed.fingerprint, group, sigma0, levels, bed.steps_per_unit, extra["cond_scale"],
                                extra["classes"].tolist())).encode() + x_init.numpy().tobytes()).hexdigest()[:24]
     path = REFERENCE_CACHE / f"{bed.name}_{key}.pt"
@@ -852,6 +856,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.save and (args.quick or args.split or args.baseline or args.only_extra):
         parser.error("--save needs a full run")
     extras = dict(load_extra(s) for s in args.extra)
+    global REFERENCE_CACHE
+    REFERENCE_CACHE = Path(args.out) / "reference_cache"
     beds = BEDS if args.bed == "all" else tuple(args.bed.split(","))
     for bed in beds:
         baseline = args.baseline.format(bed=bed) if args.baseline else None

@@ -38,6 +38,7 @@ RESULTS = ROOT / "docs" / "results"
 MODULES = (
     "momentum_samplers.testbed.published",
     "momentum_samplers.testbed.bench_stochastic",
+    "momentum_samplers.testbed.allround_tables",
 )
 
 _BLOCKS: dict[str, Callable[[], str]] = {}
