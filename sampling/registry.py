@@ -147,8 +147,8 @@ register(SamplerSpec(
     params=ADAPTIVE_3M_PARAMS,
     family="multistep",
     description=(
-        "Third-order multistep in sigma with a per-image stability limit: accurate on every schedule, "
-        "no burn at high CFG. The all-round pick; one model call per step."
+        "Third-order multistep in sigma with a per-image stability limit on its highest-order term; "
+        "Adaptive Order without the order check. One model call per step."
     ),
 ))
 register(SamplerSpec(

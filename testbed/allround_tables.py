@@ -193,3 +193,13 @@ def _by_guidance() -> str:
         lines.append(f"| {title} | {len({(r['bed'], r['group'], r['nfe']) for r in cells})} | " + " | ".join(top)
                      + f" | #{ranked.index(mine) + 1}, {mine['geo']:.2f} |")
     return "\n".join(lines)
+
+
+@block("allround-ghvb")
+def _ghvb() -> str:
+    return sampler_line("report", "ghvb")
+
+
+@block("allround-adaptive-order")
+def _adaptive_order() -> str:
+    return sampler_line("report", RECOMMENDED)
