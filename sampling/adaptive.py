@@ -281,8 +281,10 @@ def _multistep_in_scaled_sigma(
                 if bend is not None and bend_in_s == in_s:
                     # ρ2 = the parabola's miss over the line's: D_i − P2(v_i) = −r·g + (v − v_{i−1})(v − v_{i−2})·b_s·bend,
                     # formed over the last bend (no latent); a curved but smooth path misses with the line only
-                    curved = bend.mul_((v - v_prev) * (v - v_before) * bend_scale).sub_(g, alpha=1.0 / ratio)
-                    rho = torch.fmin(rho, torch.addcdiv(zero, _norms(curved), missed, value=ratio))
+                    # = k·(bend − (r/k)·g), k = (v − v_{i−1})(v − v_{i−2})·b_s: one pass, the factor into the norm
+                    k = (v - v_prev) * (v - v_before) * bend_scale
+                    curved = bend.sub_(g, alpha=1.0 / (ratio * k))
+                    rho = torch.fmin(rho, torch.addcdiv(zero, _norms(curved), missed, value=ratio * abs(k)))
                 # κ = clamp((1.5·check − ρ)/(0.5·check), 0, 1), ρ = min(ρ1, ρ2); fmin/fmax drop the NaN of 0/0
                 kappa = torch.fmax(torch.fmin((CHECK_SPAN * check - rho) / ((CHECK_SPAN - 1.0) * check), one), zero)
                 kappa = kappa if kappa.dtype == x.dtype else kappa.to(x.dtype)
