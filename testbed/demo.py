@@ -268,7 +268,8 @@ def help_figure(bed: Bed, name: str, path: Path) -> None:
         ax.imshow(tile(out[:SHOWN], bed.scale).numpy(), interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"{label}: burn {out_of_range_percent(out[:SHOWN], bed.threshold):.0f} %", fontsize=9)
+        title = f"{label}: burn {out_of_range_percent(out[:SHOWN], bed.threshold):.0f} %"
+        ax.set_title(title, fontsize=9 if len(title) <= 44 else 7.5)  # the figure is one narrow column
     fig.suptitle(f"Guidance {guidance:g}, {steps} steps", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
