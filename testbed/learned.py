@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -114,6 +115,8 @@ class LearnedDenoiser:
     batch, as in the hosts). ``family`` is ``"ve"`` or ``"flow"``; samplers are told it as ``model_family``.
     """
 
+    null_class = NULL_CLASS
+
     def __init__(self, family: str = "ve", net: DigitsNet | None = None, path: str | Path = WEIGHTS) -> None:
         if family not in ("ve", "flow"):
             raise ValueError(f"family must be 've' or 'flow', got {family!r}")
@@ -137,7 +140,7 @@ class LearnedDenoiser:
         sigma = sigma.reshape(-1).float().expand(n)
         a, b, c, c_noise = (t.reshape(-1, 1, 1, 1) if t.dim() else t for t in _precondition(sigma, self.family))
         c_noise = c_noise.reshape(-1)
-        null = torch.full((n,), NULL_CLASS, dtype=torch.long)
+        null = torch.full((n,), self.null_class, dtype=torch.long)
         if classes is None or cond_scale == 0.0:
             f = self.net(b * xf, c_noise, null)
         elif cond_scale == 1.0:
@@ -179,27 +182,51 @@ def train(
 ) -> DigitsNet:
     """Train the digits denoiser (EDM loss weighting, AdamW, cosine learning rate, EMA weights) on one
     thread; returns the EMA network. Deterministic for a given seed and torch build."""
+    return train_edm(DigitsNet, lambda: load_digits_data()[:2], NULL_CLASS, steps=steps, batch=batch, lr=lr,
+                     seed=seed, label_dropout=label_dropout, ema_decay=ema_decay, log_every=log_every)
+
+
+def train_edm(
+    make_net: Callable[[], nn.Module],
+    load: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+    null_class: int,
+    *,
+    steps: int,
+    batch: int,
+    lr: float,
+    seed: int,
+    label_dropout: float,
+    ema_decay: float,
+    log_every: int,
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+) -> nn.Module:
+    """The learned beds' training: EDM loss weighting on F's target, AdamW, cosine learning rate, EMA
+    weights, labels dropped to ``null_class`` with probability ``label_dropout``, on one thread from
+    ``seed``. ``load()`` gives (images, labels); ``augment(x0, g)`` (optional) draws from the same
+    generator right after the batch is picked, so a bed's weights rebuild byte for byte."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         torch.manual_seed(seed)
         g = torch.Generator().manual_seed(seed)
-        images, labels, _, _ = load_digits_data()
-        net = DigitsNet()
-        ema = DigitsNet()
+        images, labels = load()
+        net = make_net()
+        ema = make_net()
         ema.load_state_dict(net.state_dict())
         opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.5 * (1 + math.cos(math.pi * i / steps)))
+        view = (-1, 1, 1, 1)
         start = time.perf_counter()
         running = 0.0
         for step in range(steps):
             idx = torch.randint(0, images.shape[0], (batch,), generator=g)
             x0, cls = images[idx], labels[idx].clone()
-            cls[torch.rand(batch, generator=g) < label_dropout] = NULL_CLASS
+            if augment is not None:
+                x0 = augment(x0, g)
+            cls[torch.rand(batch, generator=g) < label_dropout] = null_class
             sigma = _sample_sigmas(batch, g)
             noise = torch.randn(x0.shape, generator=g)
             a, b, c, c_noise = _precondition(sigma, "ve")
-            view = (-1, 1, 1, 1)
             x = x0 + sigma.reshape(view) * noise
             # EDM: the loss on D weighted by 1/c_out² is the plain loss on F's target
             target = (x0 - a.reshape(view) * x) / c.reshape(view)
@@ -220,7 +247,7 @@ def train(
         torch.set_num_threads(threads)
 
 
-def save_net(net: DigitsNet, path: str | Path = WEIGHTS) -> None:
+def save_net(net: nn.Module, path: str | Path = WEIGHTS) -> None:
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in net.state_dict().items() if k != "freqs"}
@@ -228,11 +255,11 @@ def save_net(net: DigitsNet, path: str | Path = WEIGHTS) -> None:
     save_file(tensors, str(path))
 
 
-def load_net(path: str | Path = WEIGHTS) -> DigitsNet:
+def load_net(path: str | Path = WEIGHTS, make_net: Callable[[], nn.Module] = DigitsNet) -> nn.Module:
     """The committed network, in float32 (weights stored as float16)."""
     from safetensors.torch import load_file
 
-    net = DigitsNet()
+    net = make_net()
     state = {k: v.float() for k, v in load_file(str(path)).items()}
     state["freqs"] = net.freqs
     net.load_state_dict(state)

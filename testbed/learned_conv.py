@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import functools
 import math
-import time
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .learned import FAR_OUT, LearnedDenoiser, _precondition, _sample_sigmas, far_out_percent
+from . import learned
+from .learned import FAR_OUT, LearnedDenoiser, far_out_percent, save_net, train_edm
 
 __all__ = [
     "FAR_OUT", "N_CLASSES", "NULL_CLASS", "SHAPE", "WEIGHTS", "ConvDenoiser", "ConvNet", "far_out_percent",
@@ -161,33 +161,10 @@ class ConvDenoiser(LearnedDenoiser):
     """The trained U-Net as a k-diffusion model, as :class:`~.learned.LearnedDenoiser` (same call,
     ``calls`` counter, ``noise_to``, ``family`` "ve" or "flow"); only the network and its null class differ."""
 
+    null_class = NULL_CLASS
+
     def __init__(self, family: str = "ve", net: ConvNet | None = None, path: str | Path = WEIGHTS) -> None:
         super().__init__(family, net=load_net(path) if net is None else net)
-
-    @torch.no_grad()
-    def __call__(
-        self,
-        x: torch.Tensor,
-        sigma: torch.Tensor,
-        classes: torch.Tensor | None = None,
-        cond_scale: float = 1.0,
-        **host_args: object,
-    ) -> torch.Tensor:
-        """The guided D(x; σ) = D_u + w·(D_c − D_u), cond and uncond in one batch; host keywords ignored."""
-        self.calls += 1
-        n = x.shape[0]
-        xf = x.float()
-        a, b, c, c_noise = _precondition(sigma.reshape(-1).float().expand(n), self.family)
-        a, b, c = (t.reshape(-1, 1, 1, 1) for t in (a, b, c))
-        null = torch.full((n,), NULL_CLASS, dtype=torch.long)
-        if classes is None or cond_scale == 0.0:
-            f = self.net(b * xf, c_noise, null)
-        elif cond_scale == 1.0:
-            f = self.net(b * xf, c_noise, classes.long())
-        else:
-            both = self.net(torch.cat([b * xf, b * xf]), torch.cat([c_noise, c_noise]), torch.cat([classes.long(), null]))
-            f = both[n:] + cond_scale * (both[:n] - both[n:])
-        return (a * xf + c * f).to(x.dtype)
 
 
 def train(
@@ -199,68 +176,21 @@ def train(
     ema_decay: float = 0.999,
     log_every: int = 200,
 ) -> ConvNet:
-    """Train the U-Net (EDM loss weighting, AdamW, cosine learning rate, EMA weights) on one thread;
-    returns the EMA network. Deterministic for a given seed and torch build."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        torch.manual_seed(seed)
-        g = torch.Generator().manual_seed(seed)
-        images, labels, _, _ = _dataset()
-        net = ConvNet()
-        ema = ConvNet()
-        ema.load_state_dict(net.state_dict())
-        opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.5 * (1 + math.cos(math.pi * i / steps)))
-        view = (-1, 1, 1, 1)
-        start = time.perf_counter()
-        running = 0.0
-        for step in range(steps):
-            idx = torch.randint(0, images.shape[0], (batch,), generator=g)
-            x0, cls = images[idx], labels[idx].clone()
-            flip = torch.rand(batch, generator=g) < 0.5
-            x0 = torch.where(flip.reshape(view), x0.flip(3), x0)
-            cls[torch.rand(batch, generator=g) < label_dropout] = NULL_CLASS
-            sigma = _sample_sigmas(batch, g)
-            noise = torch.randn(x0.shape, generator=g)
-            a, b, c, c_noise = _precondition(sigma, "ve")
-            x = x0 + sigma.reshape(view) * noise
-            # EDM: the loss on D weighted by 1/c_out² is the plain loss on F's target
-            target = (x0 - a.reshape(view) * x) / c.reshape(view)
-            loss = (net(b.reshape(view) * x, c_noise, cls) - target).pow(2).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            with torch.no_grad():
-                for pe, p in zip(ema.parameters(), net.parameters(), strict=True):
-                    pe.lerp_(p, 1.0 - ema_decay)
-            running += loss.item()
-            if log_every and (step + 1) % log_every == 0:
-                print(f"step {step + 1}/{steps}  loss {running / log_every:.4f}  {time.perf_counter() - start:.0f} s")
-                running = 0.0
-        return ema.eval()
-    finally:
-        torch.set_num_threads(threads)
+    """Train the U-Net (EDM loss weighting, AdamW, cosine learning rate, EMA weights; crops mirrored at
+    random) on one thread; returns the EMA network. Deterministic for a given seed and torch build."""
+    return train_edm(ConvNet, lambda: _dataset()[:2], NULL_CLASS, steps=steps, batch=batch, lr=lr, seed=seed,
+                     label_dropout=label_dropout, ema_decay=ema_decay, log_every=log_every, augment=_mirror)
 
 
-def save_net(net: ConvNet, path: str | Path = WEIGHTS) -> None:
-    from safetensors.torch import save_file
-
-    tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in net.state_dict().items() if k != "freqs"}
-    # no metadata: its key order is not stable between saves, and the file should rebuild byte for byte
-    save_file(tensors, str(path))
+def _mirror(x0: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Each crop mirrored left to right with probability 1/2."""
+    flip = torch.rand(x0.shape[0], generator=g) < 0.5
+    return torch.where(flip.reshape(-1, 1, 1, 1), x0.flip(3), x0)
 
 
 def load_net(path: str | Path = WEIGHTS) -> ConvNet:
     """The committed network, in float32 (weights stored as float16)."""
-    from safetensors.torch import load_file
-
-    net = ConvNet()
-    state = {k: v.float() for k, v in load_file(str(path)).items()}
-    state["freqs"] = net.freqs
-    net.load_state_dict(state)
-    return net.eval()
+    return learned.load_net(path, ConvNet)
 
 
 def main(path: str | Path = WEIGHTS) -> None:
