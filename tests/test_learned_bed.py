@@ -4,15 +4,11 @@ training is seeded."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
+from learned_support import require_sklearn
 
-if os.environ.get("CI", "").lower() == "true":
-    import sklearn  # noqa: F401  (in CI a missing scikit-learn fails the run instead of skipping this bed)
-else:
-    pytest.importorskip("sklearn", reason="scikit-learn ships the digits data set: pip install .[test]")
+require_sklearn("the digits data set")
 
 from momentum_samplers.testbed import learned  # noqa: E402
 

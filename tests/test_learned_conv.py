@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from learned_support import require_sklearn
 
-pytest.importorskip("sklearn", reason="scikit-learn ships the sample photographs")
+require_sklearn("the sample photographs")
 
 from momentum_samplers.testbed import learned_conv as lc  # noqa: E402
 
