@@ -9,6 +9,7 @@ report cells, and per section: the analytic bed's VE and flow cells, the digits 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 
@@ -25,12 +26,14 @@ BURN_GUIDANCE, BURN_CALLS, BURN_EXACT_CALLS = 8.0, 6, 8
 
 
 def rows() -> list[dict]:
-    out: list[dict] = []
-    for bed in BEDS:
-        path = results_path(f"allround_{bed}.csv")
-        if path.is_file():
-            out += read_results(path)
-    return out
+    """Every bed's committed rows (read once per version of the files: each table reads them)."""
+    paths = [results_path(f"allround_{bed}.csv") for bed in BEDS]
+    return _read(tuple((str(p), p.stat().st_mtime_ns) for p in paths if p.is_file()))
+
+
+@functools.lru_cache(maxsize=2)
+def _read(files: tuple[tuple[str, int], ...]) -> list[dict]:
+    return [r for path, _ in files for r in read_results(path)]
 
 
 def _geo(values: list[float]) -> float:
@@ -154,8 +157,8 @@ def _headline() -> str:
     mine = next(s for s in overall if s["sampler"] == RECOMMENDED)
     rank = overall.index(mine) + 1
     others = [s for s in overall if s["sampler"] != RECOMMENDED][:3]
-    firsts = [SECTIONS[n] for n in SECTIONS if ranking(_split("report", n))[:1]
-              and ranking(_split("report", n))[0]["sampler"] == RECOMMENDED]
+    leaders = [ranking(_split("report", n))[:1] for n in SECTIONS]
+    firsts = [SECTIONS[n] for n, top in zip(SECTIONS, leaders, strict=True) if top and top[0]["sampler"] == RECOMMENDED]
     return (f"On the held-back report cells it ranks {rank} of {len(overall)} overall (error / the cell's best, "
             f"geometric mean {mine['geo']:.2f}, worst cell {mine['worst']:.1f}); next: "
             + ", ".join(f"{s['sampler']} {s['geo']:.2f} / {s['worst']:.1f}" for s in others)
