@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable
 
 from ..sampling import SAMPLER_SPECS
-from .bench_allround import BEDS, read_results, section
+from .bench_allround import BEDS, read_results, scores, section
 from .published import block, results_path
 
 #: The sampler the README recommends.
@@ -36,22 +36,12 @@ def _read(files: tuple[tuple[str, int], ...]) -> list[dict]:
     return [r for path, _ in files for r in read_results(path)]
 
 
-def _geo(values: list[float]) -> float:
-    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else math.nan
-
-
 def ranking(cells: Iterable[dict]) -> list[dict]:
-    """Per sampler: geometric mean and worst of its scores over ``cells``, best first."""
-    by: dict[str, list[dict]] = {}
-    for r in cells:
-        if r["sampler"] != "exact" and not math.isnan(r["ratio"]):
-            by.setdefault(r["sampler"], []).append(r)
-    out = []
-    for name, rs in by.items():
-        worst = max(rs, key=lambda r: r["ratio"])
-        out.append({"sampler": name, "geo": _geo([r["ratio"] for r in rs]), "worst": worst["ratio"],
-                    "worst_at": f"{worst['group']}, {worst['nfe']} calls", "cells": len(rs)})
-    return sorted(out, key=lambda s: s["geo"])
+    """Per sampler that ran any of ``cells``: geometric mean and worst of its scores, best first (the
+    benchmark's own :func:`~.bench_allround.scores`, burn not counted)."""
+    return [{"sampler": s["sampler"], "geo": s["geo_mean"], "worst": s["worst"], "cells": s["cells"],
+             "worst_at": f"{s['worst_row']['group']}, {s['worst_row']['nfe']} calls"}
+            for s in scores(list(cells), None) if s["cells"]]
 
 
 def _split(split: str, name: str | None = None) -> list[dict]:

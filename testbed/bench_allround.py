@@ -566,8 +566,9 @@ def _geo(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else math.nan
 
 
-def scores(rows: list[dict], factor: float, min_burn_nfe: int = 6) -> list[dict]:
-    """Per sampler: geometric-mean ratio, worst cell, cells run, burning cells (NFE ≥ ``min_burn_nfe``)."""
+def scores(rows: list[dict], factor: float | None, min_burn_nfe: int = 6) -> list[dict]:
+    """Per sampler: geometric-mean ratio, worst cell (and its row), cells run, burning cells (NFE ≥
+    ``min_burn_nfe``; not counted without a burn ``factor``)."""
     by: dict[str, list[dict]] = {}
     for r in rows:
         if r["sampler"] != "exact":
@@ -581,9 +582,10 @@ def scores(rows: list[dict], factor: float, min_burn_nfe: int = 6) -> list[dict]
             "geo_mean": _geo([r["ratio"] for r in ran]),
             "worst": worst["ratio"] if worst else math.nan,
             "worst_cell": f"{worst['group']} NFE {worst['nfe']}" if worst else "",
+            "worst_row": worst,
             "cells": len(ran),
             "of": len(rs),
-            "burning_cells": sum(burns(r, factor) for r in ran if r["nfe"] >= min_burn_nfe),
+            "burning_cells": 0 if factor is None else sum(burns(r, factor) for r in ran if r["nfe"] >= min_burn_nfe),
             "seconds": sum(r["seconds"] for r in rs),
         })
     return sorted(out, key=lambda s: (math.isnan(s["geo_mean"]), s["geo_mean"]))
@@ -773,7 +775,8 @@ def run_allround(
         Path(out_dir).mkdir(exist_ok=True)
         suffix = ("_quick" if quick else "") + ("_with_baseline" if baseline is not None else "")
         _write_csv(Path(out_dir, f"allround_{the_bed.name}{suffix}_cells.csv"), rows)
-        _write_csv(Path(out_dir, f"allround_{the_bed.name}{suffix}_scores.csv"), score_rows)
+        _write_csv(Path(out_dir, f"allround_{the_bed.name}{suffix}_scores.csv"),
+                   [{k: v for k, v in r.items() if k != "worst_row"} for r in score_rows])
     if results is not None:
         write_results(Path(results), rows)
     return AllroundResult(the_bed.name, host.name, rows, score_rows, seconds)
