@@ -797,14 +797,18 @@ def write_results(path: Path, rows: list[dict]) -> None:
             writer.writerow([fmt(k, r.get(k, "")) for k in RESULT_COLUMNS])
 
 
+def _read_rows(path: str | Path) -> list[dict]:
+    """The rows of a cells or results CSV, typed (no ``ratio``: it depends on the cell's other rows)."""
+    with Path(path).open(newline="") as f:
+        return [{**{k: v for k, v in r.items() if k != "ratio"}, "nfe": int(r["nfe"]),
+                 "guidance": float(r["guidance"]), "steps": int(r["steps"]), "calls": int(r["calls"]),
+                 "error": float(r["error"]), "burn": float(r["burn"]), "exact_burn": float(r["exact_burn"]),
+                 "seconds": float(r.get("seconds") or 0.0)} for r in csv.DictReader(f)]
+
+
 def read_results(path: str | Path) -> list[dict]:
     """Rows of a results CSV written by :func:`write_results`, typed, with ``ratio`` added."""
-    rows = []
-    with Path(path).open(newline="") as f:
-        for r in csv.DictReader(f):
-            rows.append({**r, "nfe": int(r["nfe"]), "guidance": float(r["guidance"]), "steps": int(r["steps"]),
-                         "calls": int(r["calls"]), "error": float(r["error"]), "burn": float(r["burn"]),
-                         "exact_burn": float(r["exact_burn"]), "seconds": 0.0})
+    rows = _read_rows(path)
     add_ratios(rows)
     return rows
 
@@ -814,16 +818,8 @@ def read_baseline(path: str | Path, rows: list[dict]) -> list[dict]:
     ``rows``)."""
     cells = {(r["group"], r["nfe"]) for r in rows}
     have = {r["sampler"] for r in rows}
-    out = []
-    with Path(path).open(newline="") as f:
-        for r in csv.DictReader(f):
-            r = {**r, "nfe": int(r["nfe"]), "guidance": float(r["guidance"]), "steps": int(r["steps"]),
-                 "calls": int(r["calls"]), "error": float(r["error"]), "burn": float(r["burn"]),
-                 "exact_burn": float(r["exact_burn"]), "seconds": float(r.get("seconds") or 0.0)}
-            r.pop("ratio", None)
-            if (r["group"], r["nfe"]) in cells and r["sampler"] not in have and r["sampler"] != "exact":
-                out.append(r)
-    return out
+    return [r for r in _read_rows(path)
+            if (r["group"], r["nfe"]) in cells and r["sampler"] not in have and r["sampler"] != "exact"]
 
 
 def load_extra(spec: str) -> tuple[str, Callable | str]:
