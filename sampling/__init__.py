@@ -7,6 +7,7 @@ sampler takes ``model_family`` ("ve", the default, or "flow"), which the host ad
 
 from .adaptive import sample_adaptive_3m, sample_adaptive_order
 from .ams import sample_ams
+from .blend import sample_adaptive_blend
 from .common import MODEL_FAMILIES, ModelOutputError, alpha, half_log_snr
 from .dpmsolver import sample_dpmpp_2m_hb
 from .multistep import fractional_order, sample_ghvb, sample_plms_hb, sample_plms_nt
@@ -35,6 +36,7 @@ __all__ = [
     "half_log_snr",
     "register",
     "sample_adaptive_3m",
+    "sample_adaptive_blend",
     "sample_adaptive_order",
     "sample_ams",
     "sample_dpmpp_2m_hb",

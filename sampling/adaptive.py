@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
 from .common import check_sigmas, denoise, scaled_sigma, steps
 from .params import Param, defaults, order_param, validate_params
+
+if TYPE_CHECKING:
+    from .blend import NoiseFormCompanion
 
 ADAPTIVE_3M_PARAMS: tuple[Param, ...] = (
     order_param(3, "Adaptive 3M", highest=3),
@@ -64,6 +68,8 @@ ADAPTIVE_ORDER_PARAMS: tuple[Param, ...] = (
 _ADAPTIVE_ORDER = defaults(ADAPTIVE_ORDER_PARAMS)
 #: Where the order check has fully dropped to Euler, as a multiple of ``check``.
 CHECK_SPAN = 1.5
+#: Adaptive Blend's λ before both of its families have missed a prediction: an even mix.
+EVEN = 0.5
 
 
 def exact_step_weights(u: float, u_next: float, u_prev: float) -> tuple[float, float, float]:
@@ -214,8 +220,11 @@ def _multistep_in_scaled_sigma(
     limit: float,
     check: float | None,
     model_family: str,
+    companion: NoiseFormCompanion | None = None,
 ) -> torch.Tensor:
-    """The loop of :func:`sample_adaptive_3m` (``check`` None) and :func:`sample_adaptive_order`."""
+    """The loop of :func:`sample_adaptive_3m` (``check`` None) and :func:`sample_adaptive_order`. With a
+    ``companion`` (Adaptive Blend's noise-form multistep, :mod:`.blend`) each step adds λ times this loop's
+    correction and 1 − λ times the companion's to the same first-order step (docs/adaptive.md#adaptive-blend)."""
     levels = check_sigmas(sigmas, model_family)
     extra_args = {} if extra_args is None else extra_args
     scaled = [scaled_sigma(s, model_family) for s in levels]
@@ -241,72 +250,79 @@ def _multistep_in_scaled_sigma(
         if sigma_next in (sigma, 0.0):  # the final denoise, or a zero-length step that keeps the history
             x = denoised if sigma_next == 0.0 else x
             continue
+        if companion is not None:  # ε_i and its miss, from x_i before x moves
+            companion.observe(x, denoised, sigma)
+        share, kappa = (1.0, one) if companion is None else (EVEN, one)  # λ, and κ for the companion
         weight = 1.0 - sigma_next / sigma
         # x_{i+1} = x + weight·(D_i − x) + weight·(T1 + T2); in place once x is ours and D_i is not x
         if owned and denoised.untyped_storage().data_ptr() != x.untyped_storage().data_ptr():
             x = x.lerp_(denoised, weight)
         else:
             x, owned = torch.lerp(x, denoised, weight), True
-        if order == 1 or not recorded[i]:
-            continue
         u, u_next = scaled[i], scaled[i + 1]
-        if previous is None:
+        if order == 1 or not recorded[i]:
+            pass
+        elif previous is None:
             previous, u_prev = denoised.clone(), u
-            continue
-        in_s = (from_noise and u > S_ABOVE) or math.isinf(u_prev) or (difference is not None and math.isinf(u_before))
-        if in_s:  # nodes in s = 1/σ̃ (s = 0 at σ = 1)
-            v, v_next, v_prev, v_before = 1.0 / u, 1.0 / u_next, 1.0 / u_prev, 1.0 / u_before
         else:
-            v, v_next, v_prev, v_before = u, u_next, u_prev, u_before
-        c1, c2 = _basis_averages(v, v_next, v_prev, in_s)
-        new_difference = torch.sub(denoised, previous, out=previous)  # D_i − D_{i−1}, over D_{i−1}
-        t1 = c1 / (v - v_prev)  # T1 = t1·(D_i − D_{i−1})
-        if math.isinf(u_prev):
-            # the step from σ = 1 took D constant over [0, s_i]; the trapezoid's half of (D_i − D_{i−1}) over
-            # it, carried to σ_{i+1} (σ_{i+1}·(s_i − 0)/2 = weight·t), makes that step third-order accurate
-            t1 += 0.5 * (v - v_prev) / (v_next - v)
-        if difference is None or not (order >= 3 and limit > 0.0 or check is not None):
-            x.add_(new_difference, alpha=weight * t1)
-        else:
-            # d2 = p·(D_i − D_{i−1}) − q·(D_{i−1} − D_{i−2}) = −q·g with g = (D_{i−1} − D_{i−2}) − (p/q)·(D_i − D_{i−1}),
-            # formed element by element, so ‖T2‖ = c_2·q·‖g‖ does not cancel the way inner products would
-            q = 1.0 / ((v_prev - v_before) * (v - v_before))
-            ratio = (v_prev - v_before) / (v - v_prev)  # p/q = 1/r
-            g = difference.sub_(new_difference, alpha=ratio)
-            moved, missed = _norms(new_difference), _norms(g)
-            kappa = one
-            if check is not None:
-                # ρ1 = ‖D_i − D_{i−1} − r·(D_{i−1} − D_{i−2})‖/‖D_i − D_{i−1}‖ = r·‖g‖/‖D_i − D_{i−1}‖ (the line's miss)
-                rho = torch.addcdiv(zero, missed, moved, value=1.0 / ratio)
-                if bend is not None and bend_in_s == in_s:
-                    # ρ2 = the parabola's miss over the line's: D_i − P2(v_i) = −r·g + (v − v_{i−1})(v − v_{i−2})·b_s·bend,
-                    # formed over the last bend (no latent); a curved but smooth path misses with the line only
-                    # = k·(bend − (r/k)·g), k = (v − v_{i−1})(v − v_{i−2})·b_s: one pass, the factor into the norm
-                    k = (v - v_prev) * (v - v_before) * bend_scale
-                    curved = bend.sub_(g, alpha=1.0 / (ratio * k))
-                    rho = torch.fmin(rho, torch.addcdiv(zero, _norms(curved), missed, value=ratio * abs(k)))
-                # κ = clamp((1.5·check − ρ)/(0.5·check), 0, 1), ρ = min(ρ1, ρ2); fmin/fmax drop the NaN of 0/0
-                kappa = torch.fmax(torch.fmin((CHECK_SPAN * check - rho) / ((CHECK_SPAN - 1.0) * check), one), zero)
-                kappa = kappa if kappa.dtype == x.dtype else kappa.to(x.dtype)
-                x.addcmul_(new_difference, kappa, value=weight * t1)
+            in_s = (from_noise and u > S_ABOVE) or math.isinf(u_prev) or (difference is not None and math.isinf(u_before))
+            if in_s:  # nodes in s = 1/σ̃ (s = 0 at σ = 1)
+                v, v_next, v_prev, v_before = 1.0 / u, 1.0 / u_next, 1.0 / u_prev, 1.0 / u_before
             else:
-                x.add_(new_difference, alpha=weight * t1)
-            if order >= 3 and limit > 0.0:
-                # θ = min(1, limit·|t1|·‖D_i − D_{i−1}‖ / (c_2·q·‖g‖)) per image; 0/0 and x/0 give 1 (fmin
-                # drops NaN); two small-tensor ops, as at batch 1 each costs about as much as a latent pass
-                theta = torch.fmin(torch.addcdiv(zero, moved, missed, value=limit * abs(t1) / abs(c2 * q)), one)
-                theta = theta if theta.dtype == x.dtype else theta.to(x.dtype)
-                x.addcmul_(g, theta * kappa if check is not None else theta, value=-weight * c2 * q)
-        if check is not None and difference is not None:  # g kept as the next bend, D_i into the old bend
-            g, bend_scale, bend_in_s = difference, 1.0 / ((v_prev - v_before) * (v - v_before)), in_s
-            previous = denoised.clone() if bend is None else bend.copy_(denoised)
-            bend, difference = g, new_difference
-            u_before = u_prev
-        elif keeps_difference:  # D_i into the storage the old difference leaves
-            previous = denoised.clone() if difference is None else difference.copy_(denoised)
-            difference = new_difference
-            u_before = u_prev
-        else:
-            previous = new_difference.copy_(denoised)
-        u_prev = u
+                v, v_next, v_prev, v_before = u, u_next, u_prev, u_before
+            c1, c2 = _basis_averages(v, v_next, v_prev, in_s)
+            new_difference = torch.sub(denoised, previous, out=previous)  # D_i − D_{i−1}, over D_{i−1}
+            t1 = c1 / (v - v_prev)  # T1 = t1·(D_i − D_{i−1})
+            if math.isinf(u_prev):
+                # the step from σ = 1 took D constant over [0, s_i]; the trapezoid's half of (D_i − D_{i−1}) over
+                # it, carried to σ_{i+1} (σ_{i+1}·(s_i − 0)/2 = weight·t), makes that step third-order accurate
+                t1 += 0.5 * (v - v_prev) / (v_next - v)
+            if difference is None or not (order >= 3 and limit > 0.0 or check is not None):
+                x.add_(new_difference, alpha=weight * t1 * share)
+            else:
+                # d2 = p·(D_i − D_{i−1}) − q·(D_{i−1} − D_{i−2}) = −q·g with g = (D_{i−1} − D_{i−2}) − (p/q)·(D_i − D_{i−1}),
+                # formed element by element, so ‖T2‖ = c_2·q·‖g‖ does not cancel the way inner products would
+                q = 1.0 / ((v_prev - v_before) * (v - v_before))
+                ratio = (v_prev - v_before) / (v - v_prev)  # p/q = 1/r
+                g = difference.sub_(new_difference, alpha=ratio)
+                moved, missed = _norms(new_difference), _norms(g)
+                if check is not None:
+                    # ρ1 = ‖D_i − D_{i−1} − r·(D_{i−1} − D_{i−2})‖/‖D_i − D_{i−1}‖ = r·‖g‖/‖D_i − D_{i−1}‖ (the line's miss)
+                    rho = torch.addcdiv(zero, missed, moved, value=1.0 / ratio)
+                    if bend is not None and bend_in_s == in_s:
+                        # ρ2 = the parabola's miss over the line's: D_i − P2(v_i) = −r·g + (v − v_{i−1})(v − v_{i−2})·b_s·bend,
+                        # formed over the last bend (no latent); a curved but smooth path misses with the line only
+                        # = k·(bend − (r/k)·g), k = (v − v_{i−1})(v − v_{i−2})·b_s: one pass, the factor into the norm
+                        k = (v - v_prev) * (v - v_before) * bend_scale
+                        curved = bend.sub_(g, alpha=1.0 / (ratio * k))
+                        rho = torch.fmin(rho, torch.addcdiv(zero, _norms(curved), missed, value=ratio * abs(k)))
+                    # κ = clamp((1.5·check − ρ)/(0.5·check), 0, 1), ρ = min(ρ1, ρ2); fmin/fmax drop the NaN of 0/0
+                    kappa = torch.fmax(torch.fmin((CHECK_SPAN * check - rho) / ((CHECK_SPAN - 1.0) * check), one), zero)
+                    kappa = kappa if kappa.dtype == x.dtype else kappa.to(x.dtype)
+                    if companion is not None:  # λ from the line's miss r·‖g‖ against the companion's
+                        share = companion.share(torch.mul(missed, 1.0 / ratio), x.dtype)
+                    applied = kappa if companion is None else kappa * share
+                    x.addcmul_(new_difference, applied, value=weight * t1)
+                else:
+                    x.add_(new_difference, alpha=weight * t1)
+                if order >= 3 and limit > 0.0:
+                    # θ = min(1, limit·|t1|·‖D_i − D_{i−1}‖ / (c_2·q·‖g‖)) per image; 0/0 and x/0 give 1 (fmin
+                    # drops NaN); two small-tensor ops, as at batch 1 each costs about as much as a latent pass
+                    theta = torch.fmin(torch.addcdiv(zero, moved, missed, value=limit * abs(t1) / abs(c2 * q)), one)
+                    theta = theta if theta.dtype == x.dtype else theta.to(x.dtype)
+                    x.addcmul_(g, theta * applied if check is not None else theta, value=-weight * c2 * q)
+            if check is not None and difference is not None:  # g kept as the next bend, D_i into the old bend
+                g, bend_scale, bend_in_s = difference, 1.0 / ((v_prev - v_before) * (v - v_before)), in_s
+                previous = denoised.clone() if bend is None else bend.copy_(denoised)
+                bend, difference = g, new_difference
+                u_before = u_prev
+            elif keeps_difference:  # D_i into the storage the old difference leaves
+                previous = denoised.clone() if difference is None else difference.copy_(denoised)
+                difference = new_difference
+                u_before = u_prev
+            else:
+                previous = new_difference.copy_(denoised)
+            u_prev = u
+        if companion is not None:
+            companion.correct(x, sigma_next - sigma, share, kappa)
     return x

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from .adaptive import ADAPTIVE_3M_PARAMS, ADAPTIVE_ORDER_PARAMS, sample_adaptive_3m, sample_adaptive_order
 from .ams import AMS_PARAMS, sample_ams
+from .blend import ADAPTIVE_BLEND_PARAMS, sample_adaptive_blend
 from .dpmsolver import DPMPP_2M_HB_PARAMS, sample_dpmpp_2m_hb
 from .multistep import GHVB_PARAMS, PLMS_HB_PARAMS, PLMS_NT_PARAMS, sample_ghvb, sample_plms_hb, sample_plms_nt
 from .params import SamplerSpec
@@ -175,5 +176,17 @@ register(SamplerSpec(
         "Adaptive 3M whose order each image picks at each step from what the model just returned: third "
         "order where the model's outputs follow a smooth path, down to Euler where they do not (high CFG on "
         "real networks). One model call per step."
+    ),
+))
+register(SamplerSpec(
+    name="adaptive_blend",
+    label="Adaptive Blend",
+    fn=sample_adaptive_blend,
+    params=ADAPTIVE_BLEND_PARAMS,
+    family="multistep",
+    description=(
+        "Adaptive Order and GHVB stepped side by side and mixed per image, at each step, by which of the two "
+        "predicted the model's new output better; the order check of Adaptive Order on both. One model call "
+        "per step."
     ),
 ))

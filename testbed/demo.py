@@ -38,7 +38,7 @@ from .reference import data_range, out_of_range_percent, reference_solution, rms
 from .render import rgb_scale, tile
 
 #: Ours in the grid and the error plots, in this order.
-DEMO_SAMPLERS = ["plms_hb", "plms_nt", "ghvb", "dpmpp_2m_hb", "unipc_hb", "adaptive_order"]
+DEMO_SAMPLERS = ["plms_hb", "plms_nt", "ghvb", "dpmpp_2m_hb", "unipc_hb", "adaptive_blend"]
 #: The stock sampler each of ours is the momentum version of (default: DPM++ 2M; stochastic: Euler a).
 COUNTERPART = {"plms_hb": "PLMS-4", "plms_nt": "PLMS-3", "ghvb": "PLMS-3", "unipc_hb": "UniPC"}
 #: Stock rows of the grid.

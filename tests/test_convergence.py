@@ -16,6 +16,7 @@ import torch
 
 from momentum_samplers.sampling import (
     sample_adaptive_3m,
+    sample_adaptive_blend,
     sample_adaptive_order,
     sample_dpmpp_2m_hb,
     sample_ghvb,
@@ -146,3 +147,15 @@ def test_adaptive_order_is_second_order_on_flow_latents_from_sigma_1():
     """Its first step from σ = 1 is DDIM and that model value starts no polynomial: second order from
     σ = 1 (Adaptive 3M, whose polynomial takes it, keeps third)."""
     assert flow_slope(sample_adaptive_order, 1.0, 160) == pytest.approx(2.0, abs=0.3)
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_adaptive_blend_keeps_its_order_on_a_smooth_problem(problem, order):
+    """Both halves are order k and λ ∈ [0, 1] only mixes their corrections, so the mix is order k whatever
+    λ does from step to step (docs/adaptive.md#adaptive-blend)."""
+    assert slope(problem, sample_adaptive_blend, order=order) == pytest.approx(order, abs=0.25)
+
+
+def test_adaptive_blend_is_second_order_on_flow_latents_from_sigma_1():
+    """Adaptive Order's half starts with DDIM from σ = 1, as Adaptive Order does: second order from σ = 1."""
+    assert flow_slope(sample_adaptive_blend, 1.0, 160) == pytest.approx(2.0, abs=0.3)

@@ -27,6 +27,9 @@ HISTORY = {
     "adaptive_3m": lambda order: order - 1,  # D_{i−1} and D_{i−1} − D_{i−2}
     # D_{i−1}, D_{i−1} − D_{i−2} and the last step's d2 direction (the order check's second test)
     "adaptive_order": lambda order: 0 if order == 1 else 3,
+    # Adaptive Order's three and the noise-form half's three velocities (three at any order: the miss reads
+    # ε_{i−2} back from them)
+    "adaptive_blend": lambda order: 0 if order == 1 else 6,
 }
 # stochastic: (kept state, noise draws alive at once): momentum u / AMS's m and previous G
 STOCHASTIC = {"ams": (2, 2), "sde_3m": (2, 1), **{name: (1, 2) for name in SAMPLER_SPECS if name.startswith("split_")}}
@@ -56,7 +59,8 @@ def orders(name: str) -> list[int]:
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize(
     ("name", "order"),
-    [case(name, k) for name in ("plms_hb", "plms_nt", "ghvb", "adaptive_3m", "adaptive_order") for k in orders(name)],
+    [case(name, k) for name in ("plms_hb", "plms_nt", "ghvb", "adaptive_3m", "adaptive_order", "adaptive_blend")
+     for k in orders(name)],
 )
 def test_multistep_memory_is_bounded_by_the_order(name, order, dtype):
     assert peak_latents(name, dtype, order=order) <= HISTORY[name](order) + 2 + SLACK

@@ -82,6 +82,22 @@ FROZEN = (
         ('order', 'momentum_adaptive_3m_order', 'adaptive_3m order'),
         ('limit', 'momentum_adaptive_3m_limit', 'adaptive_3m limit'),
     )),
+    ('sde_3m', 'ms_sde_3m', 'SDE 3M', (
+        ('eta', 'momentum_sde_3m_eta', 'sde_3m eta'),
+        ('eta_low', 'momentum_sde_3m_eta_low', 'sde_3m eta_low'),
+        ('order', 'momentum_sde_3m_order', 'sde_3m order'),
+        ('s_noise', 'momentum_sde_3m_s_noise', 'sde_3m s_noise'),
+    )),
+    ('adaptive_order', 'ms_adaptive_order', 'Adaptive Order', (
+        ('order', 'momentum_adaptive_order_order', 'adaptive_order order'),
+        ('limit', 'momentum_adaptive_order_limit', 'adaptive_order limit'),
+        ('check', 'momentum_adaptive_order_check', 'adaptive_order check'),
+    )),
+    ('adaptive_blend', 'ms_adaptive_blend', 'Adaptive Blend', (
+        ('order', 'momentum_adaptive_blend_order', 'adaptive_blend order'),
+        ('beta', 'momentum_adaptive_blend_beta', 'adaptive_blend beta'),
+        ('check', 'momentum_adaptive_blend_check', 'adaptive_blend check'),
+    )),
 )
 
 
