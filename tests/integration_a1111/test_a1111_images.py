@@ -230,6 +230,7 @@ def test_the_checkpoints_own_unet(server, made, name):
     standin, _, _ = txt2img(server, sampler_name=spec.label, steps=2)
     text = info["infotexts"][0]
     assert f"Sampler: {spec.label}," in text and all(f"{naming.infotext_label(spec, p)}: " in text for p in spec.params)
-    assert np.isfinite(images[0]).all() and diff(images[0], standin[0]) > 0
+    # NaN latents decode to one flat colour (or fail the request under the host's NaN check)
+    assert images[0].std() > 1.0 and diff(images[0], standin[0]) > 0
     print(f"{spec.label} on the checkpoint's own UNet: std {images[0].std():.1f}, "
           f"{diff(images[0], standin[0])} levels from the stand-in's image")
