@@ -2,8 +2,7 @@
 scales and data laws than its default was chosen on; VE latents, where every k-diffusion sampler runs),
 host-free, the recommended sampler has the lowest geometric-mean error ratio against every k-diffusion
 sampler the benchmark runs (docs/benchmark.md#all-rounder-ranking has the full benchmark). The grid
-holds cells where it is first and cells where it is not (the analytic "beta" at guidance 2, the digits'
-"normal" at guidance 2).
+mixes low and high guidance and schedules on which different samplers lead.
 """
 
 from __future__ import annotations

