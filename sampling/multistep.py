@@ -194,14 +194,19 @@ def sample_ghvb(
         if sigma_next in (sigma, 0.0):  # the final denoise, or a zero-length step: the history stays
             x = denoised if sigma_next == 0.0 else x
             continue
-        # ε into the oldest velocity's storage once k are kept: the history stays k latents (at k = 1 the
-        # oldest is the newest, which the lerp still reads: ε is one latent of its own there)
-        oldest = velocities.pop() if order > 1 and len(velocities) == order else None
-        eps = torch.sub(x, denoised, out=oldest).mul_(1.0 / sigma)
-        denoised = None  # ε holds all the step needs: D is freed before the velocity and the new x are made
-        if velocities:
-            newest = velocities.popleft() if order == 1 else velocities[0]
-            eps = torch.lerp(newest, eps, beta, out=newest if order == 1 else eps)
-        velocities.appendleft(eps)
+        if order == 1 and velocities:
+            # v ← (1 − β)·v + (β/σ)·(x − D) in v's own storage: at k = 1 the oldest velocity is the newest,
+            # which the update reads, so ε never becomes a latent of its own
+            velocity = velocities.popleft().mul_(1.0 - beta)
+            velocities.appendleft(velocity.add_(x, alpha=beta / sigma).sub_(denoised, alpha=beta / sigma))
+            denoised = None
+        else:
+            # ε into the oldest velocity's storage once k are kept: the history stays k latents
+            oldest = velocities.pop() if len(velocities) == order else None
+            eps = torch.sub(x, denoised, out=oldest).mul_(1.0 / sigma)
+            denoised = None  # ε holds all the step needs: D is freed before the velocity and the new x are made
+            if velocities:
+                eps = torch.lerp(velocities[0], eps, beta, out=eps)
+            velocities.appendleft(eps)
         x = combine(velocities, ghvb_coeffs(len(velocities), beta), sigma_next - sigma, base=x)
     return x

@@ -34,14 +34,6 @@ HISTORY = {
 # stochastic: (kept state, noise draws alive at once): momentum u / AMS's m and previous G
 STOCHASTIC = {"ams": (2, 2), "sde_3m": (2, 1), **{name: (1, 2) for name in SAMPLER_SPECS if name.startswith("split_")}}
 SLACK = 0.01  # per-image scalars
-# GHVB at k = 1 keeps one velocity, which its update reads while ε = (x − D)/σ is formed: ε needs a latent
-# of its own unless it overwrote D, the model's tensor, which the host may still hold (its preview does).
-# Strict, so a fix shows here.
-GHVB_1 = pytest.mark.xfail(strict=True, reason="GHVB order 1 forms ε beside its one velocity, x and D")
-
-
-def case(name: str, order: int):
-    return pytest.param(name, order, marks=GHVB_1) if (name, order) == ("ghvb", 1) else pytest.param(name, order)
 
 
 def peak_latents(name: str, dtype: torch.dtype, **params) -> float:
@@ -59,7 +51,7 @@ def orders(name: str) -> list[int]:
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize(
     ("name", "order"),
-    [case(name, k) for name in ("plms_hb", "plms_nt", "ghvb", "adaptive_3m", "adaptive_order", "adaptive_blend")
+    [(name, k) for name in ("plms_hb", "plms_nt", "ghvb", "adaptive_3m", "adaptive_order", "adaptive_blend")
      for k in orders(name)],
 )
 def test_multistep_memory_is_bounded_by_the_order(name, order, dtype):
