@@ -11,21 +11,13 @@ import math
 import numpy as np
 import pytest
 import torch
+from adaptive_support import flow_sigmas, karras
 
 from momentum_samplers.sampling import sample_adaptive_3m
 from momentum_samplers.sampling.adaptive import exact_step_weights
 from momentum_samplers.testbed.gmm import AnalyticDenoiser, image_mixture
 from momentum_samplers.testbed.kdiffusion import load_k_diffusion_sampling
 from momentum_samplers.testbed.reference import data_range, out_of_range_percent, reference_solution, rms_error
-
-
-def karras(steps: int, sigma_min: float = 0.03, sigma_max: float = 14.6) -> torch.Tensor:
-    return load_k_diffusion_sampling().get_sigmas_karras(steps, sigma_min, sigma_max, rho=7.0).double()
-
-
-def flow_sigmas(steps: int) -> torch.Tensor:
-    t = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
-    return 3.0 * t / (1.0 + 2.0 * t)  # discrete flow with shift 3
 
 
 @pytest.fixture(scope="module")

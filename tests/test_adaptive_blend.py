@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from adaptive_support import flow_sigmas, karras, start
 
 from momentum_samplers.sampling import sample_adaptive_blend, sample_adaptive_order, sample_ghvb
 from momentum_samplers.sampling.blend import NoiseFormCompanion
@@ -16,22 +17,9 @@ from momentum_samplers.testbed.gmm import AnalyticDenoiser, image_mixture
 from momentum_samplers.testbed.kdiffusion import load_k_diffusion_sampling
 
 
-def karras(steps: int) -> torch.Tensor:
-    return load_k_diffusion_sampling().get_sigmas_karras(steps, 0.03, 14.6, rho=7.0).double()
-
-
-def flow_sigmas(steps: int) -> torch.Tensor:
-    t = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
-    return 3.0 * t / (1.0 + 2.0 * t)
-
-
 @pytest.fixture(scope="module")
 def mixture():
     return image_mixture(shape=(1, 16, 16))
-
-
-def start(n: int, seed: int = 3) -> torch.Tensor:
-    return torch.randn(n, 1, 16, 16, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
 @pytest.mark.parametrize("family", ["ve", "flow"])
