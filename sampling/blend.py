@@ -63,7 +63,7 @@ class NoiseFormCompanion:
             v.appendleft(torch.sub(x, denoised).mul_(scale))
             return
         storage = v.pop() if len(v) == KEPT else None
-        if len(v) >= 2 or storage is not None:
+        if len(v) >= 2:
             older = storage if storage is not None else v[1]
             # ε_i − 2ε_{i−1} + ε_{i−2} = ε_i − (2/β)·v_{i−1} + ((3 − 2β)/β)·v_{i−2} − ((1 − β)/β)·v_{i−3}
             bent = torch.mul(older, -(1.0 - b) / b, out=storage)
