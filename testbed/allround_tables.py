@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable
 
 from ..sampling import SAMPLER_SPECS
-from .bench_allround import BEDS, read_results, scores, section
+from .bench_allround import BEDS, _geo, read_results, scores, section
 from .published import OVERHEAD, block, read_json, results_path
 
 #: The sampler the README recommends.
@@ -212,3 +212,19 @@ def _overhead() -> str:
     ratios = " and ".join(f"{r['ratio_to_dpmpp_2m']:.2f}× at batch {r['batch']}" for r in mine)
     return (f"Its own arithmetic per step is {ratios} that of k-diffusion's DPM++ 2M (model excluded), "
             f"peak {max(r['peak_extra_latents'] for r in mine):.0f} latents.")
+
+
+@block("allround-blend-halves")
+def _blend_halves() -> str:
+    """On the report cells: Adaptive Order and GHVB each, the better of the two in every cell (which no
+    sampler can know), and Adaptive Blend, which mixes them from what the model returns."""
+    cells: dict[tuple, dict[str, float]] = {}
+    for r in _split("report"):
+        if "ratio" in r:  # not the exact solution's row
+            cells.setdefault((r["bed"], r["group"], r["nfe"]), {})[r["sampler"]] = r["ratio"]
+    halves = [c for c in cells.values() if "adaptive_order" in c and "ghvb" in c]
+    better = _geo([min(c["adaptive_order"], c["ghvb"]) for c in halves])
+    alone = {name: _geo([c[name] for c in halves]) for name in ("adaptive_order", "ghvb", RECOMMENDED)}
+    return (f"On the {len(halves)} report cells: Adaptive Order {alone['adaptive_order']:.2f}, GHVB "
+            f"{alone['ghvb']:.2f}, the better of the two in each cell {better:.2f}, Adaptive Blend "
+            f"{alone[RECOMMENDED]:.2f} (geometric mean of error / the cell's best).")
