@@ -260,11 +260,10 @@ def _multistep_in_scaled_sigma(
         else:
             x, owned = torch.lerp(x, denoised, weight), True
         u, u_next = scaled[i], scaled[i + 1]
-        if order == 1 or not recorded[i]:
-            pass
-        elif previous is None:
+        records = order > 1 and recorded[i]  # D_i enters the history (and the corrections)
+        if records and previous is None:
             previous, u_prev = denoised.clone(), u
-        else:
+        elif records:
             in_s = (from_noise and u > S_ABOVE) or math.isinf(u_prev) or (difference is not None and math.isinf(u_before))
             if in_s:  # nodes in s = 1/σ̃ (s = 0 at σ = 1)
                 v, v_next, v_prev, v_before = 1.0 / u, 1.0 / u_next, 1.0 / u_prev, 1.0 / u_before
